@@ -1,0 +1,66 @@
+"""HTML pages through the test client: forms keep input and say what to fix."""
+
+from __future__ import annotations
+
+
+def test_empty_list_offers_new_ticket(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "No tickets yet" in html
+    assert 'href="/tickets/new"' in html
+
+
+def test_create_through_form_redirects_to_ticket(client):
+    resp = client.post(
+        "/tickets/new",
+        data={"title": "Wi-Fi drops", "requester": "Ann", "due_day": "2026-12-10", "tags": "net"},
+    )
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Wi-Fi drops" in page and "Ann" in page and "2026-12-10" in page
+    assert "Wi-Fi drops" in client.get("/").get_data(as_text=True)
+
+
+def test_invalid_form_keeps_input_and_names_the_problem(client):
+    resp = client.post(
+        "/tickets/new",
+        data={"title": "", "requester": "Ann Example", "description": "keep me", "due_day": ""},
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "needs a title" in html
+    assert 'value="Ann Example"' in html and "keep me" in html
+
+
+def test_time_without_day_is_explained(client):
+    resp = client.post("/tickets/new", data={"title": "x", "due_time": "10:00"})
+    assert resp.status_code == 422
+    assert "Pick a day" in resp.get_data(as_text=True)
+
+
+def test_hold_without_reason_is_explained_on_the_ticket_page(client):
+    client.post("/tickets/new", data={"title": "Needs parts"})
+    resp = client.post("/tickets/1/status", data={"status": "on_hold", "note": "waiting"})
+    assert resp.status_code == 422
+    assert "needs a reason" in resp.get_data(as_text=True)
+
+
+def test_unknown_ticket_page_is_404(client):
+    resp = client.get("/tickets/42")
+    assert resp.status_code == 404
+    assert "no ticket #42" in resp.get_data(as_text=True)
+
+
+def test_token_link_sets_cookie_and_redirects(app):
+    client = app.test_client()
+    token = app.extensions["tickettracker"].token
+    resp = client.get(f"/?token={token}")
+    assert resp.status_code == 303 and resp.headers["Location"] == "/"
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/").status_code == 200
+
+
+def test_wrong_token_refused(app):
+    client = app.test_client()
+    assert client.get("/?token=wrong").status_code == 403
+    assert client.get("/").status_code == 401

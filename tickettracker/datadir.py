@@ -1,0 +1,146 @@
+"""The user's data folder: where it is, creating it, the access token and the instance lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "TicketTracker"
+ENV_VAR = "TICKETTRACKER_DATA_DIR"
+DB_NAME = "tickettracker.db"
+CONFIG_NAME = "config.json"
+TOKEN_NAME = "token"
+LOCK_NAME = "tickettracker.lock"
+SERVER_INFO_NAME = "server.json"
+
+
+class DataDirError(Exception):
+    """The data folder cannot be used (not creatable, not writable)."""
+
+
+def resolve_data_dir(flag: str | os.PathLike[str] | None = None, environ=None) -> Path:
+    """Pick the data folder: --data-dir, then $TICKETTRACKER_DATA_DIR, then the platform default."""
+    environ = os.environ if environ is None else environ
+    if flag:
+        chosen = Path(flag)
+    elif environ.get(ENV_VAR):
+        chosen = Path(environ[ENV_VAR])
+    else:
+        chosen = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return chosen.expanduser().resolve()
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data folder (mode 0700) and its uploads/ and backups/ subfolders."""
+    try:
+        created = not path.exists()
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if created:
+            # mkdir's mode is filtered by the umask; set it explicitly for a folder we created.
+            os.chmod(path, 0o700)
+        for sub in ("uploads", "backups", "logs"):
+            (path / sub).mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(
+            f"Cannot create the data folder {path}: {exc.strerror or exc}. "
+            "Choose another folder with --data-dir."
+        ) from exc
+    if not os.access(path, os.W_OK):
+        raise DataDirError(
+            f"The data folder {path} is not writable. Fix its permissions or choose another "
+            "folder with --data-dir."
+        )
+    return path
+
+
+def load_or_create_token(path: Path) -> str:
+    """Return the data folder's secret access token, creating it (mode 0600) on first use."""
+    token_file = path / TOKEN_NAME
+    try:
+        token = token_file.read_text(encoding="ascii").strip()
+        if len(token) >= 32:
+            return token
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    token = secrets.token_urlsafe(32)
+    tmp = token_file.with_name(TOKEN_NAME + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(token + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, token_file)
+    return token
+
+
+class InstanceLock:
+    """One running app per data folder, held as an OS file lock.
+
+    The OS drops the lock when the process dies in any way (SIGKILL, crash, power loss), so a
+    stale lock file never blocks the next launch: only a live process can hold it.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.lock_path = data_dir / LOCK_NAME
+        self.info_path = data_dir / SERVER_INFO_NAME
+        self._fh = None
+
+    def acquire(self) -> bool:
+        fh = open(self.lock_path, "a+b")  # noqa: SIM115 - held open for the process lifetime
+        try:
+            _lock_file(fh)
+        except OSError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def publish(self, url: str) -> None:
+        """Tell later launches where the running app is."""
+        info = {"pid": os.getpid(), "url": url}
+        tmp = self.info_path.with_name(SERVER_INFO_NAME + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+        os.replace(tmp, self.info_path)
+
+    def running_url(self) -> str | None:
+        try:
+            return json.loads(self.info_path.read_text(encoding="utf-8"))["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            self.info_path.unlink(missing_ok=True)
+        finally:
+            _unlock_file(self._fh)
+            self._fh.close()
+            self._fh = None
+
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock_file(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock_file(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock_file(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_file(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

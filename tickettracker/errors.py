@@ -1,0 +1,30 @@
+"""Domain errors. The web layer maps each to one HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationError(DomainError):
+    status = 422
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    """A forbidden status transition, or an edit made against an outdated copy."""
+
+    status = 409
+
+
+class TooLarge(DomainError):
+    status = 413

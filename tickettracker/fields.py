@@ -1,0 +1,190 @@
+"""Parsing and validating user input for ticket fields. Pure functions, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+from .models import TITLE_MAX
+
+REQUESTER_MAX = 200
+NAME_MAX = 200
+TAG_MAX = 100
+LINK_TITLE_MAX = 500
+URL_MAX = 2000
+ALLOWED_LINK_SCHEMES = ("http", "https", "mailto")
+_SPLIT = re.compile(r"[,;\n]")
+
+
+def local_tz() -> dt.tzinfo:
+    """The machine's current local time zone."""
+    return dt.datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+
+
+def clean_title(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("The title must be text.", "title")
+    title = value.strip()
+    if not title:
+        raise ValidationError(
+            "A ticket needs a title: say in a few words what it is about.", "title"
+        )
+    if len(title) > TITLE_MAX:
+        raise ValidationError(
+            f"The title is {len(title)} characters long; keep it to {TITLE_MAX} and put the "
+            "rest in the description.",
+            "title",
+        )
+    return title
+
+
+def clean_text(value: Any, field: str, max_len: int | None = None) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field.capitalize()} must be text.", field)
+    if max_len is not None and len(value) > max_len:
+        raise ValidationError(
+            f"{field.capitalize()} is {len(value)} characters long; the limit is {max_len}.", field
+        )
+    return value
+
+
+def clean_names(value: Any, field: str, max_len: int = NAME_MAX) -> list[str]:
+    """A list of names from a list or from text separated by commas, semicolons or new lines."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items: Iterable[Any] = _SPLIT.split(value)
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValidationError(f"{field.capitalize()} must be a list of text.", field)
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(f"Each entry of {field} must be text.", field)
+        name = item.strip()
+        if not name:
+            continue
+        if len(name) > max_len:
+            raise ValidationError(
+                f"{name[:30]}… in {field} is too long (limit {max_len} characters).", field
+            )
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out
+
+
+def clean_link(url: Any, title: Any = "", field: str = "links") -> dict[str, str]:
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError("A link needs a URL.", field)
+    url = url.strip()
+    if len(url) > URL_MAX:
+        raise ValidationError(f"A link is longer than {URL_MAX} characters.", field)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_LINK_SCHEMES or (scheme != "mailto" and not parts.netloc):
+        raise ValidationError(
+            f"{url[:60]!r} is not a link we can open: use an http://, https:// or mailto: address.",
+            field,
+        )
+    if any(ord(c) < 32 for c in url):
+        raise ValidationError("A link may not contain control characters.", field)
+    title = clean_text(title, field, LINK_TITLE_MAX)
+    return {"url": url, "title": title.strip()}
+
+
+def clean_links(value: Any, field: str = "links") -> list[dict[str, str]]:
+    """Links from a list of {url, title} (API) or text lines "URL optional title" (forms)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        out = []
+        for line in value.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            url, _, title = line.partition(" ")
+            out.append(clean_link(url, title.strip(), field))
+        return out
+    if not isinstance(value, list):
+        raise ValidationError("Links must be a list of {url, title} objects.", field)
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(clean_link(item, "", field))
+        elif isinstance(item, dict):
+            out.append(clean_link(item.get("url"), item.get("title") or "", field))
+        else:
+            raise ValidationError("Each link must be {url, title}.", field)
+    return out
+
+
+def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, dt.datetime | None]:
+    """Parse a due date: a day ("2026-12-10") or a day and time.
+
+    Returns (due_date, due_at): for a day, due_date is set and due_at is the end of that day in
+    `tz`; for a day and time, due_date is None and due_at the instant in UTC. A time without
+    an offset is local time in `tz`.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if not isinstance(value, str):
+        raise ValidationError(
+            "The due date must be text like 2026-12-10 or 2026-12-10 17:00.", "due"
+        )
+    text = value.strip()
+    tz = tz or local_tz()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return day, end_of_day(day, tz)
+        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise ValidationError(
+            f"{text[:40]!r} is not a date we understand. Use YYYY-MM-DD (for example 2026-12-10) "
+            "or YYYY-MM-DD HH:MM.",
+            "due",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return None, moment.astimezone(dt.timezone.utc)
+
+
+def end_of_day(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """The last moment of `day` in `tz`, in UTC (DST-safe: the next local midnight minus 1 µs)."""
+    next_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    utc = next_midnight.astimezone(dt.timezone.utc)
+    return utc - dt.timedelta(microseconds=1)
+
+
+def format_due(due_date: dt.date | None, due_at: dt.datetime | None) -> str | None:
+    """The API form of a due date: "YYYY-MM-DD" or an ISO date-time with offset."""
+    if due_date is not None:
+        return due_date.isoformat()
+    if due_at is not None:
+        return due_at.isoformat()
+    return None
+
+
+def parse_timestamp(value: Any, field: str) -> dt.datetime:
+    """An ISO 8601 date-time with offset (for imported history)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be an ISO 8601 date-time.", field)
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(
+            f"{value[:40]!r} is not an ISO 8601 date-time such as 2026-01-31T09:30:00+00:00.",
+            field,
+        ) from None
+    if moment.tzinfo is None:
+        raise ValidationError(f"{field} needs a UTC offset, like 2026-01-31T09:30:00+00:00.", field)
+    return moment.astimezone(dt.timezone.utc)

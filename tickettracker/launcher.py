@@ -1,0 +1,185 @@
+"""Start the app: data folder, lock, server thread, then a window, the browser or nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import urllib.request
+import webbrowser
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datadir import InstanceLock, ensure_data_dir, load_or_create_token
+
+
+@dataclass
+class LaunchOptions:
+    data_dir: Path
+    port: int = 0
+    mode: str = "window"  # window | browser | none
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def open_browser(url: str) -> bool:
+    """Open `url` in the user's browser; False (after saying so) when there is none."""
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        say(f"No web browser could be started; open this address yourself: {url}")
+    return opened
+
+
+def _show(url: str, mode: str) -> None:
+    """Show an already running app (second launch)."""
+    if mode == "none":
+        return
+    if mode == "window":
+        from .window import WindowUnavailable, open_window
+
+        try:
+            open_window(url)
+            return
+        except WindowUnavailable as exc:
+            say(f"{exc}: opening TicketTracker in your web browser instead.")
+    open_browser(url)
+
+
+def wait_until_serving(base_url: str, token: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    req = urllib.request.Request(
+        base_url + "/api/v1/health", headers={"Authorization": f"Bearer {token}"}
+    )
+    while True:
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+class _Stopper:
+    """Turns SIGTERM/SIGINT into a clean shutdown, whatever the main thread is doing.
+
+    A GUI toolkit's event loop may not let Python signal handlers run, so on POSIX the
+    signals are blocked and a thread waits for them with sigwait instead.
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.close_window = None
+        self._signals = (signal.SIGTERM, signal.SIGINT)
+
+    def install(self) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        if hasattr(signal, "pthread_sigmask") and main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self._signals)
+            threading.Thread(target=self._wait, name="signals", daemon=True).start()
+        else:  # pragma: no cover - Windows
+            for sig in self._signals:
+                signal.signal(sig, lambda *_: self.trigger())
+
+    def _wait(self) -> None:
+        signal.sigwait(self._signals)
+        self.trigger()
+
+    def trigger(self) -> None:
+        self.stop.set()
+        if self.close_window is not None:
+            with contextlib.suppress(Exception):  # the window may already be gone
+                self.close_window()
+
+
+def run(options: LaunchOptions) -> int:
+    data_dir = ensure_data_dir(options.data_dir)
+    lock = InstanceLock(data_dir)
+    if not lock.acquire():
+        running = lock.running_url()
+        if running is None:
+            say(f"TicketTracker is starting on {data_dir} in another process; try again shortly.")
+            return 1
+        url = f"{running}/?token={load_or_create_token(data_dir)}"
+        say(f"TicketTracker is already running at {url}")
+        _show(url, options.mode)
+        return 0
+
+    stopper = _Stopper()
+    stopper.install()
+    try:
+        return _serve(options, data_dir, lock, stopper)
+    finally:
+        lock.release()
+
+
+def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: _Stopper) -> int:
+    from waitress import create_server
+
+    from .web import create_app
+
+    app = create_app(data_dir)
+    st = app.extensions["tickettracker"]
+    for problem in st.loaded.problems:
+        where = problem.file
+        if problem.line:
+            where += f", line {problem.line}"
+            if problem.column:
+                where += f", column {problem.column}"
+        if problem.key:
+            where += f" ({problem.key})"
+        say(f"Configuration problem in {where}: {problem.error}")
+
+    try:
+        server = create_server(app, host="127.0.0.1", port=options.port, threads=8, ident="")
+    except OSError as exc:
+        say(
+            f"Cannot listen on 127.0.0.1 port {options.port}: {exc.strerror or exc}. "
+            "Pick another port with --port, or leave it out to use any free port."
+        )
+        st.engine.dispose()
+        return 2
+    port = server.socket.getsockname()[1]
+    app.config["TICKETTRACKER_PORT"] = port
+    base_url = f"http://127.0.0.1:{port}"
+    thread = threading.Thread(target=server.run, name="http", daemon=True)
+    thread.start()
+    try:
+        wait_until_serving(base_url, st.token)
+        lock.publish(base_url)
+        url = f"{base_url}/?token={st.token}"
+        mode = options.mode
+        if mode == "window":
+            from .window import WindowUnavailable, open_window
+
+            def ready(close) -> None:
+                stopper.close_window = close
+                if stopper.stop.is_set():
+                    close()
+
+            try:
+                open_window(url, on_ready=ready)
+                stopper.stop.set()
+            except WindowUnavailable as exc:
+                say(f"{exc}: opening TicketTracker in your web browser instead.")
+                mode = "browser"
+        if mode == "browser":
+            open_browser(url)
+            say(f"TicketTracker is running at {url}")
+            say("Press Ctrl+C to stop it.")
+        elif mode == "none":
+            say(f"TicketTracker is running at {url}")
+        stopper.stop.wait()
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=5)
+        thread.join(timeout=5)
+        st.engine.dispose()
+    return 0

@@ -1,0 +1,313 @@
+"""Ticket services: create, change, note. Every change writes the update log itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from . import search
+from .config import priority_keys
+from .errors import Conflict, NotFound, ValidationError
+from .fields import (
+    REQUESTER_MAX,
+    TAG_MAX,
+    clean_links,
+    clean_names,
+    clean_text,
+    clean_title,
+    format_due,
+    parse_due,
+    parse_timestamp,
+)
+from .models import Link, Tag, Ticket, Update, Watcher
+from .workflow import STATUSES, check_transition
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "notes",
+    "requester",
+    "watchers",
+    "priority",
+    "due",
+    "tags",
+    "links",
+)
+NOTE_MAX = 100_000
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    """Load one ticket with everything its page shows, or raise NotFound."""
+    ticket = session.scalars(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .options(
+            selectinload(Ticket.tags),
+            selectinload(Ticket.watchers),
+            selectinload(Ticket.links),
+            selectinload(Ticket.attachments),
+            selectinload(Ticket.updates).selectinload(Update.links),
+            selectinload(Ticket.updates).selectinload(Update.attachments),
+        )
+    ).one_or_none()
+    if ticket is None:
+        raise NotFound(f"There is no ticket #{ticket_id}.")
+    return ticket
+
+
+def _clean_priority(value: Any, config: dict) -> str:
+    keys = priority_keys(config)
+    if value is None or value == "":
+        return config["default_priority"]
+    if value not in keys:
+        raise ValidationError(
+            f"Unknown priority {value!r}. Choose one of: {', '.join(keys)}.", "priority"
+        )
+    return value
+
+
+def _clean_fields(data: dict[str, Any], config: dict, tz: dt.tzinfo | None) -> dict[str, Any]:
+    """Validate the editable fields present in `data`; returns their clean values."""
+    out: dict[str, Any] = {}
+    if "title" in data:
+        out["title"] = clean_title(data["title"])
+    for name in ("description", "notes"):
+        if name in data:
+            out[name] = clean_text(data[name], name, NOTE_MAX)
+    if "requester" in data:
+        out["requester"] = clean_text(data["requester"], "requester", REQUESTER_MAX)
+    if "watchers" in data:
+        out["watchers"] = clean_names(data["watchers"], "watchers")
+    if "tags" in data:
+        out["tags"] = clean_names(data["tags"], "tags", TAG_MAX)
+    if "priority" in data:
+        out["priority"] = _clean_priority(data["priority"], config)
+    if "due" in data:
+        out["due"] = parse_due(data["due"], tz)
+    if "links" in data:
+        out["links"] = clean_links(data["links"])
+    return out
+
+
+def _tags(session: Session, names: list[str]) -> list[Tag]:
+    if not names:
+        return []
+    existing = {
+        t.name.casefold(): t for t in session.scalars(select(Tag).where(Tag.name.in_(names)))
+    }
+    tags = []
+    for name in names:
+        tag = existing.get(name.casefold())
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+            existing[name.casefold()] = tag
+        tags.append(tag)
+    return tags
+
+
+def _current(ticket: Ticket, field: str) -> Any:
+    """A field's raw value in API form (what the log's old/new hold)."""
+    if field == "tags":
+        return ticket.tag_names
+    if field == "watchers":
+        return ticket.watcher_names
+    if field == "links":
+        return [link.to_dict() for link in ticket.links]
+    if field == "due":
+        return format_due(ticket.due_date, ticket.due_at)
+    return getattr(ticket, field)
+
+
+def _apply(session: Session, ticket: Ticket, field: str, value: Any) -> None:
+    if field == "tags":
+        ticket.tags = _tags(session, value)
+    elif field == "watchers":
+        ticket.watchers = [Watcher(name=n, position=i) for i, n in enumerate(value)]
+    elif field == "links":
+        ticket.links = [Link(url=v["url"], title=v["title"]) for v in value]
+    elif field == "due":
+        ticket.due_date, ticket.due_at = value
+    else:
+        setattr(ticket, field, value)
+
+
+def _clean_note(data: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
+    body = clean_text(data.get("note") if "note" in data else data.get("body"), "note", NOTE_MAX)
+    links = clean_links(data.get("note_links"), "note_links") if "note_links" in data else []
+    return body, links
+
+
+def create_ticket(
+    session: Session,
+    data: dict[str, Any],
+    *,
+    config: dict,
+    now: dt.datetime | None = None,
+    tz: dt.tzinfo | None = None,
+) -> Ticket:
+    """Create a ticket from API/form data; the log starts with its creation."""
+    now = now or utcnow()
+    unknown = set(data) - set(EDITABLE_FIELDS) - {"status", "hold_reason", "created_at"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"Unknown field {name!r}.", name)
+    if "title" not in data:
+        raise ValidationError(
+            "A ticket needs a title: say in a few words what it is about.", "title"
+        )
+    fields = _clean_fields(data, config, tz)
+    created_at = (
+        parse_timestamp(data["created_at"], "created_at") if data.get("created_at") else now
+    )
+    status = data.get("status") or "open"
+    hold_reason = None
+    if status != "open":
+        hold_reason = check_transition("open", status, data.get("hold_reason"))
+    ticket = Ticket(
+        title=fields["title"],
+        description=fields.get("description", ""),
+        notes=fields.get("notes", ""),
+        requester=fields.get("requester", ""),
+        priority=fields.get("priority", config["default_priority"]),
+        status=status,
+        hold_reason=hold_reason,
+        hold_seconds=0,
+        hold_since=created_at if status == "on_hold" else None,
+        created_at=created_at,
+        updated_at=max(created_at, now) if not data.get("created_at") else created_at,
+    )
+    for field in ("watchers", "tags", "links", "due"):
+        if field in fields:
+            _apply(session, ticket, field, fields[field])
+    session.add(ticket)
+    changes = [{"field": "status", "old": None, "new": status}]
+    if hold_reason:
+        changes.append({"field": "hold_reason", "old": None, "new": hold_reason})
+    log = Update(created_at=created_at, kind="status", body="")
+    log.changes = changes
+    ticket.updates.append(log)
+    session.flush()
+    search.reindex_ticket(session, ticket)
+    return ticket
+
+
+def change_ticket(
+    session: Session,
+    ticket_id: int,
+    data: dict[str, Any],
+    *,
+    config: dict,
+    now: dt.datetime | None = None,
+    tz: dt.tzinfo | None = None,
+) -> Ticket:
+    """Change fields and/or status (with hold_reason) and optionally add a note, in one entry.
+
+    `expected_updated_at` (ISO) guards against overwriting a change made since the user
+    loaded the ticket: it raises Conflict instead.
+    """
+    now = now or utcnow()
+    allowed = set(EDITABLE_FIELDS) | {
+        "status",
+        "hold_reason",
+        "note",
+        "note_links",
+        "expected_updated_at",
+    }
+    unknown = set(data) - allowed
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"Unknown field {name!r}.", name)
+    ticket = get_ticket(session, ticket_id)
+    expected = data.get("expected_updated_at")
+    if expected and parse_timestamp(expected, "expected_updated_at") != ticket.updated_at:
+        raise Conflict(
+            "This ticket was changed after you opened it. Reload it to see the change, then "
+            "make yours again.",
+            "expected_updated_at",
+        )
+    fields = _clean_fields(data, config, tz)
+    body, note_links = _clean_note(data)
+    changes: list[dict[str, Any]] = []
+    kind = "change"
+
+    new_status = data.get("status")
+    if new_status is not None and new_status != ticket.status:
+        reason = check_transition(ticket.status, new_status, data.get("hold_reason"))
+        changes.append({"field": "status", "old": ticket.status, "new": new_status})
+        if ticket.status == "on_hold" and ticket.hold_since is not None:
+            ticket.hold_seconds += max(0, int((now - ticket.hold_since).total_seconds()))
+            ticket.hold_since = None
+        if reason != ticket.hold_reason:
+            changes.append({"field": "hold_reason", "old": ticket.hold_reason, "new": reason})
+        ticket.hold_reason = reason
+        if new_status == "on_hold":
+            ticket.hold_since = now
+        ticket.status = new_status
+        kind = "status"
+    else:
+        if fields and STATUSES[ticket.status].terminal:
+            raise Conflict(
+                f"This ticket is {ticket.status}; its fields can no longer be changed. "
+                "You can still add a note.",
+                "status",
+            )
+        reason = str(data.get("hold_reason") or "").strip()
+        if ticket.status == "on_hold" and reason and reason != ticket.hold_reason:
+            changes.append({"field": "hold_reason", "old": ticket.hold_reason, "new": reason})
+            ticket.hold_reason = reason
+
+    for field, value in fields.items():
+        old = _current(ticket, field)
+        _apply(session, ticket, field, value)
+        new = _current(ticket, field)
+        if old != new:
+            changes.append({"field": field, "old": old, "new": new})
+
+    if not changes and not body and not note_links:
+        return ticket  # nothing changed: no empty log entry
+    if not changes:
+        kind = "note"
+    entry = Update(created_at=now, kind=kind, body=body)
+    entry.changes = changes
+    entry.links = [Link(ticket_id=ticket.id, url=v["url"], title=v["title"]) for v in note_links]
+    ticket.updates.append(entry)
+    ticket.updated_at = now
+    session.flush()
+    search.reindex_ticket(session, ticket)
+    return ticket
+
+
+def add_note(
+    session: Session,
+    ticket_id: int,
+    data: dict[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    attachments_allowed_empty: bool = False,
+) -> Update:
+    """Add a note (text and/or links) to a ticket's log."""
+    now = now or utcnow()
+    unknown = set(data) - {"body", "links"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"Unknown field {name!r}.", name)
+    ticket = get_ticket(session, ticket_id)
+    body = clean_text(data.get("body"), "body", NOTE_MAX)
+    links = clean_links(data.get("links"))
+    if not body.strip() and not links and not attachments_allowed_empty:
+        raise ValidationError("The note is empty: write something or add a link or file.", "body")
+    entry = Update(created_at=now, kind="note", body=body)
+    entry.links = [Link(ticket_id=ticket.id, url=v["url"], title=v["title"]) for v in links]
+    ticket.updates.append(entry)
+    ticket.updated_at = now
+    session.flush()
+    search.reindex_ticket(session, ticket)
+    return entry

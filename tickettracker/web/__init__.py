@@ -1,0 +1,117 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import __version__, db
+from ..config import LoadedConfig, ensure_user_config, load_config
+from ..datadir import CONFIG_NAME, DB_NAME, ensure_data_dir, load_or_create_token
+
+log = logging.getLogger("tickettracker")
+
+
+@dataclass
+class AppState:
+    """What the running app holds: its data folder, database, configuration and token."""
+
+    data_dir: Path
+    engine: Engine
+    read_sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+    loaded: LoadedConfig
+    token: str
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.loaded.config
+
+
+def state() -> AppState:
+    from flask import current_app
+
+    return current_app.extensions["tickettracker"]
+
+
+def get_session() -> Session:
+    """The request's database session: one write transaction for POST and friends."""
+    if "db" not in g:
+        st = state()
+        writing = request.method not in ("GET", "HEAD", "OPTIONS")
+        g.db = (st.write_sessions if writing else st.read_sessions)()
+    return g.db
+
+
+def _setup_file_log(data_dir: Path) -> None:
+    log_file = data_dir / "logs" / "tickettracker.log"
+    for handler in log.handlers:
+        if getattr(handler, "baseFilename", None) == str(log_file):
+            return
+    handler = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app on a data folder (created if needed). `test_config` overrides settings."""
+    data_dir = ensure_data_dir(Path(data_dir))
+    ensure_user_config(data_dir / CONFIG_NAME)
+    loaded = load_config(data_dir / CONFIG_NAME)
+
+    db_path = data_dir / DB_NAME
+    engine = db.make_engine(db_path)
+    db.init_db(engine)
+
+    app = Flask(__name__.rsplit(".", 1)[0])
+    app.config.update(
+        TICKETTRACKER_PORT=None,  # set by the launcher once the server is bound
+        MAX_CONTENT_LENGTH=None,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["tickettracker"] = AppState(
+        data_dir=data_dir,
+        engine=engine,
+        read_sessions=db.make_sessionmaker(engine),
+        write_sessions=db.make_sessionmaker(engine, write=True),
+        loaded=loaded,
+        token=app.config.get("TICKETTRACKER_TOKEN") or load_or_create_token(data_dir),
+    )
+    _setup_file_log(data_dir)
+
+    from . import api, auth, errors, pages, templating
+
+    auth.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+
+    @app.after_request
+    def log_request(response):
+        # The path only: query strings may carry the access token.
+        log.info("%s %s %s", request.method, request.path, response.status_code)
+        return response
+
+    @app.teardown_appcontext
+    def close_session(exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    app.json.sort_keys = False
+    app.jinja_env.globals["app_version"] = __version__
+    return app

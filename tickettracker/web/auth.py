@@ -1,0 +1,81 @@
+"""Access: only the user who holds the data folder's token gets in (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, redirect, render_template, request
+
+from . import state
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def cookie_name(token: str) -> str:
+    # Cookies ignore ports, so two data folders open at once need distinct cookie names.
+    return "tt_" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _token_ok(candidate: str | None, token: str) -> bool:
+    return bool(candidate) and hmac.compare_digest(candidate.encode(), token.encode())
+
+
+def _host_ok() -> bool:
+    host = request.host.lower()
+    port = current_app.config.get("TICKETTRACKER_PORT")
+    if port is None:  # not bound to a port (test client): any port on a local name
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+        return name in LOCAL_HOSTS
+    return host in {f"{name}:{port}" for name in LOCAL_HOSTS}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _refuse(status: int, message: str) -> Response:
+    if wants_json():
+        resp = current_app.json.response({"error": message, "field": None})
+        resp.status_code = status
+        return resp
+    return Response(render_template("denied.html", message=message), status)
+
+
+def check_access() -> Response | None:
+    if not _host_ok():
+        return _refuse(
+            403,
+            "This address is not TicketTracker's own. Open the app from the tickettracker "
+            "command, which opens http://127.0.0.1:PORT/.",
+        )
+    if request.path.startswith("/static/"):
+        return None
+    token = state().token
+    given = request.args.get("token")
+    if given is not None and request.method == "GET":
+        if not _token_ok(given, token):
+            return _refuse(403, "That link's access token is not valid for this data folder.")
+        args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
+        clean = request.path + ("?" + urlencode(args) if args else "")
+        resp = redirect(clean, code=303)
+        resp.set_cookie(
+            cookie_name(token), token, httponly=True, samesite="Strict", path="/", secure=False
+        )
+        return resp
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and _token_ok(auth[7:].strip(), token):
+        return None
+    if _token_ok(request.cookies.get(cookie_name(token)), token):
+        return None
+    return _refuse(
+        401,
+        "TicketTracker only opens for the person who started it. Run the tickettracker command "
+        "(or its desktop launcher) to open it; scripts send the token from the data folder as "
+        "'Authorization: Bearer TOKEN'.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_access)

@@ -1,0 +1,44 @@
+"""One place that turns domain errors and HTTP errors into pages or JSON."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, render_template
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+from . import log
+from .auth import wants_json
+
+
+def _error(status: int, message: str, field: str | None = None) -> Response:
+    if wants_json():
+        resp = current_app.json.response({"error": message, "field": field})
+        resp.status_code = status
+        return resp
+    return Response(render_template("error.html", status=status, message=message), status)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        return _error(exc.status, exc.message, exc.field)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if exc.code is not None and exc.code < 400:  # routing redirects
+            return exc.get_response()
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This address does not accept that kind of request.",
+            413: "That upload is too large.",
+        }
+        return _error(exc.code or 500, messages.get(exc.code or 500, exc.description or ""))
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        log.exception("Unhandled error")
+        return _error(
+            500,
+            "Something went wrong inside TicketTracker and your last action was not saved. "
+            "The details are in the log file in the data folder.",
+        )

@@ -1,0 +1,147 @@
+"""HTML pages. Thin: parse the form, call a service, render or redirect (post/redirect/get)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from .. import search, tickets
+from ..errors import Conflict, ValidationError
+from ..workflow import STATUS_KEYS
+from . import get_session, state
+
+bp = Blueprint("pages", __name__)
+
+FORM_FIELDS = (
+    "title",
+    "description",
+    "notes",
+    "requester",
+    "watchers",
+    "priority",
+    "tags",
+    "links",
+)
+
+
+def _ticket_form_data(form: MultiDict) -> dict[str, Any]:
+    data: dict[str, Any] = {name: form.get(name, "") for name in FORM_FIELDS}
+    day, time = form.get("due_day", "").strip(), form.get("due_time", "").strip()
+    if time and not day:
+        raise ValidationError("Pick a day for the due time, or clear the time.", "due")
+    data["due"] = f"{day} {time}" if time else day
+    return data
+
+
+def _hold_reason(form: MultiDict) -> str:
+    return (form.get("hold_reason_custom") or "").strip() or form.get("hold_reason", "")
+
+
+@bp.get("/")
+def index():
+    statuses = [s for s in request.args.getlist("status") if s in STATUS_KEYS]
+    query = search.TicketQuery(
+        q=request.args.get("q", ""),
+        page=max(1, request.args.get("page", 1, type=int) or 1),
+        per_page=state().config["list"]["page_size"],
+    )
+    if statuses:
+        query.statuses = statuses
+    page = search.list_tickets(get_session(), query)
+    return render_template("list.html", page=page, query=query)
+
+
+@bp.get("/tickets/new")
+def new_ticket():
+    return render_template("ticket_form.html", ticket=None, form={}, error=None)
+
+
+@bp.post("/tickets/new")
+def create_ticket():
+    session = get_session()
+    try:
+        ticket = tickets.create_ticket(
+            session, _ticket_form_data(request.form), config=state().config
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return render_template("ticket_form.html", ticket=None, form=request.form, error=exc), 422
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket.id), code=303)
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def show_ticket(ticket_id: int):
+    ticket = tickets.get_ticket(get_session(), ticket_id)
+    newest_first = request.args.get("log") == "newest"
+    updates = list(reversed(ticket.updates)) if newest_first else ticket.updates
+    return render_template(
+        "ticket.html", ticket=ticket, updates=updates, newest_first=newest_first, error=None
+    )
+
+
+def _ticket_page_error(ticket_id: int, exc: ValidationError | Conflict):
+    session = get_session()
+    session.rollback()
+    ticket = tickets.get_ticket(session, ticket_id)
+    return render_template(
+        "ticket.html",
+        ticket=ticket,
+        updates=ticket.updates,
+        newest_first=False,
+        error=exc,
+        form=request.form,
+    ), exc.status
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+def change_status(ticket_id: int):
+    session = get_session()
+    data = {
+        "status": request.form.get("status", ""),
+        "hold_reason": _hold_reason(request.form),
+        "note": request.form.get("note", ""),
+    }
+    try:
+        tickets.change_ticket(session, ticket_id, data, config=state().config)
+    except (ValidationError, Conflict) as exc:
+        return _ticket_page_error(ticket_id, exc)
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)
+
+
+@bp.post("/tickets/<int:ticket_id>/notes")
+def add_note(ticket_id: int):
+    session = get_session()
+    data = {"body": request.form.get("body", ""), "links": request.form.get("links", "")}
+    try:
+        tickets.add_note(session, ticket_id, data)
+    except (ValidationError, Conflict) as exc:
+        return _ticket_page_error(ticket_id, exc)
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id, _anchor="log-end"), code=303)
+
+
+@bp.get("/tickets/<int:ticket_id>/edit")
+def edit_ticket(ticket_id: int):
+    ticket = tickets.get_ticket(get_session(), ticket_id)
+    return render_template("ticket_form.html", ticket=ticket, form=None, error=None)
+
+
+@bp.post("/tickets/<int:ticket_id>/edit")
+def save_ticket(ticket_id: int):
+    session = get_session()
+    try:
+        data = _ticket_form_data(request.form)
+        data["expected_updated_at"] = request.form.get("expected_updated_at", "")
+        tickets.change_ticket(session, ticket_id, data, config=state().config)
+    except (ValidationError, Conflict) as exc:
+        session.rollback()
+        ticket = tickets.get_ticket(session, ticket_id)
+        return render_template(
+            "ticket_form.html", ticket=ticket, form=request.form, error=exc
+        ), exc.status
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)

@@ -1,0 +1,58 @@
+"""Jinja filters and globals: local times, status and priority labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, request, url_for
+
+from ..config import hold_reasons, priority_keys, priority_label
+from ..workflow import STATUSES, allowed_transitions
+from . import state
+
+
+def localtime(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone().strftime(fmt)
+
+
+def due_text(ticket) -> str:
+    if ticket.due_date is not None:
+        return ticket.due_date.isoformat()
+    if ticket.due_at is not None:
+        return localtime(ticket.due_at)
+    return ""
+
+
+def url_with(**changes) -> str:
+    """The current page's URL with some query parameters changed (None removes one)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value if isinstance(value, list) else [value]
+    return url_for(request.endpoint or "pages.index", **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["link_line"] = lambda link: f"{link.url} {link.title}".strip()
+    app.jinja_env.globals.update(
+        STATUSES=STATUSES,
+        allowed_transitions=allowed_transitions,
+        due_text=due_text,
+        url_with=url_with,
+    )
+
+    @app.context_processor
+    def config_helpers():
+        cfg = state().config
+        return {
+            "cfg": cfg,
+            "priority_label": lambda key: priority_label(cfg, key),
+            "priority_keys": priority_keys(cfg),
+            "hold_reasons": hold_reasons(cfg),
+            "config_problems": state().loaded.problems,
+        }
