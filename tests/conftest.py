@@ -137,7 +137,11 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "color_scheme": "dark", "viewport": {"width": 1280, "height": 860}}
+    return {
+        **browser_context_args,
+        "color_scheme": "dark",
+        "viewport": {"width": 1280, "height": 860},
+    }
 
 
 @pytest.fixture

@@ -84,7 +84,9 @@ def test_unknown_ticket_is_404(client):
 
 def test_terminal_transition_is_409(client):
     t = create(client)
-    assert client.patch(f"/api/v1/tickets/{t['id']}", json={"status": "cancelled"}).status_code == 200
+    assert (
+        client.patch(f"/api/v1/tickets/{t['id']}", json={"status": "cancelled"}).status_code == 200
+    )
     resp = client.patch(f"/api/v1/tickets/{t['id']}", json={"status": "open"})
     assert resp.status_code == 409
     assert resp.get_json()["field"] == "status"

@@ -204,7 +204,9 @@ def test_note_with_links_and_empty_note_refused(session, config):
 def test_stale_edit_is_a_conflict(session, config):
     t = make(session, config)
     stale = t.updated_at.isoformat()
-    tickets.change_ticket(session, t.id, {"title": "First"}, config=config, now=T0 + dt.timedelta(1))
+    tickets.change_ticket(
+        session, t.id, {"title": "First"}, config=config, now=T0 + dt.timedelta(1)
+    )
     with pytest.raises(Conflict):
         tickets.change_ticket(
             session, t.id, {"title": "Second", "expected_updated_at": stale}, config=config
