@@ -145,3 +145,20 @@ def save_ticket(ticket_id: int):
         ), exc.status
     session.commit()
     return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)
+
+
+THEMES = ("system", "dark", "light")
+THEME_COOKIE = "tt_theme"
+
+
+@bp.post("/preferences/theme")
+def set_theme():
+    theme = request.form.get("theme", "system")
+    if theme not in THEMES:
+        raise ValidationError(f"Unknown theme {theme!r}; use one of {', '.join(THEMES)}.", "theme")
+    back = request.form.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"  # only ever back into this app
+    resp = redirect(back, code=303)
+    resp.set_cookie(THEME_COOKIE, theme, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
+    return resp

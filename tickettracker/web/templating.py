@@ -56,7 +56,9 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def config_helpers():
         cfg = state().config
+        theme = request.cookies.get("tt_theme", "system")
         return {
+            "theme": theme if theme in ("dark", "light") else "system",
             "cfg": cfg,
             "priority_label": lambda key: priority_label(cfg, key),
             "priority_keys": priority_keys(cfg),

@@ -1,0 +1,160 @@
+"""A ticket's whole life in a real browser: every status, every log entry, the end states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import artifact
+
+pytestmark = pytest.mark.browser
+
+
+def change_status(page: Page, label: str, note: str = "", reason: str | None = None) -> None:
+    page.get_by_label("New status").select_option(label=label)
+    if reason is not None:
+        page.get_by_label("Hold reason").select_option(label=reason)
+    if note:
+        page.get_by_label("Note (optional)").fill(note)
+    page.get_by_role("button", name="Change status").click()
+
+
+def history(page: Page):
+    return page.locator("ol.entries > li")
+
+
+def test_ticket_through_its_whole_life(app_page, live_server):
+    page = app_page
+    page.goto(live_server.base_url + "/tickets/new")
+    page.get_by_label("Title (required)").fill("New starter needs a laptop")
+    page.get_by_label("Requester").fill("Hiring team")
+    page.get_by_label("Watchers").fill("it@example.com, Sam")
+    page.get_by_label("Priority").select_option(label="High")
+    page.get_by_label("Due day").fill("2026-12-10")
+    page.get_by_label("Due time").fill("17:30")
+    page.get_by_label("Tags").fill("onboarding, hardware")
+    page.get_by_label("Description", exact=True).fill("Starts Monday.\nNeeds a docking station.")
+    page.get_by_label("Notes (working notes").fill("Order from the usual vendor")
+    page.get_by_label("Links").fill("https://vendor.example/order/42 Vendor order")
+    page.get_by_role("button", name="Create ticket").click()
+    expect(page).to_have_url(re.compile(r"/tickets/\d+$"))
+
+    meta = page.locator(".ticket-meta")
+    expect(meta).to_contain_text("Open")
+    expect(meta).to_contain_text("Priority: High")
+    expect(meta).to_contain_text("Due 2026-12-10 17:30")
+    details = page.locator(".details")
+    for text in ("Hiring team", "it@example.com, Sam", "onboarding", "Starts Monday."):
+        expect(details).to_contain_text(text)
+    expect(page.get_by_role("link", name="Vendor order")).to_have_attribute(
+        "href", "https://vendor.example/order/42"
+    )
+    expect(history(page)).to_have_count(1)
+    expect(history(page).nth(0)).to_contain_text("Created as Open")
+
+    change_status(page, "▶ In Progress", note="Picked it up")
+    expect(history(page)).to_have_count(2)
+    expect(history(page).nth(1)).to_contain_text("Status: Open → In Progress")
+    expect(history(page).nth(1)).to_contain_text("Picked it up")
+
+    # On Hold without a reason is refused with a message next to the field.
+    change_status(page, "⏸ On Hold")
+    expect(page.locator(".field-error")).to_contain_text("needs a reason")
+    expect(history(page)).to_have_count(2)
+
+    change_status(page, "⏸ On Hold", reason="Waiting on vendor")
+    expect(page.locator(".ticket-meta")).to_contain_text("On Hold")
+    expect(page.locator(".ticket-meta")).to_contain_text("Reason: Waiting on vendor")
+    expect(history(page).nth(2)).to_contain_text("Status: In Progress → On Hold")
+    expect(history(page).nth(2)).to_contain_text("Hold reason: none → Waiting on vendor")
+
+    change_status(page, "▶ In Progress")
+    expect(history(page).nth(3)).to_contain_text("Status: On Hold → In Progress")
+
+    page.get_by_label("Note", exact=True).fill("Laptop imaged, waiting for pickup")
+    page.get_by_role("button", name="Add note").click()
+    expect(history(page).nth(4)).to_contain_text("Laptop imaged, waiting for pickup")
+
+    change_status(page, "✓ Resolved", note="Handed over")
+    expect(history(page).nth(5)).to_contain_text("Status: In Progress → Resolved")
+    change_status(page, "■ Closed")
+    expect(history(page).nth(6)).to_contain_text("Status: Resolved → Closed")
+
+    # A closed ticket offers no status change and no edit, but still takes notes.
+    expect(page.get_by_label("New status")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit ticket")).to_have_count(0)
+    expect(page.locator(".terminal-note")).to_contain_text("can no longer change")
+    page.screenshot(path=artifact("ticket-closed-dark.png"), full_page=True)
+
+    # Newest-first toggle reverses the history.
+    page.get_by_role("link", name="Show newest first").click()
+    expect(history(page).nth(0)).to_contain_text("Status: Resolved → Closed")
+
+
+def test_edit_logs_field_changes(app_page, live_server):
+    status, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Monitor flickers"})
+    assert status == 201
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}")
+    page.get_by_role("link", name="Edit ticket").click()
+    page.get_by_label("Priority").select_option(label="Urgent")
+    page.get_by_label("Due day").fill("2026-12-24")
+    page.get_by_label("Title (required)").fill("Monitor flickers badly")
+    page.get_by_role("button", name="Save changes").click()
+    last = history(page).last
+    expect(last).to_contain_text("Title: Monitor flickers → Monitor flickers badly")
+    expect(last).to_contain_text("Priority: Normal → Urgent")
+    expect(last).to_contain_text("Due: none → 2026-12-24")
+
+
+def test_cancelled_ticket_is_struck_through(app_page, live_server):
+    _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Duplicate request"})
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}")
+    change_status(page, "✕ Cancelled")
+    title = page.locator(".ticket-title")
+    expect(title).to_have_css("text-decoration-line", "line-through")
+    page.goto(live_server.base_url + "/?status=cancelled")
+    link = page.get_by_role("link", name="Duplicate request")
+    expect(link).to_have_css("text-decoration-line", "line-through")
+    expect(page.locator("tr", has=link).locator(".status")).to_contain_text("Cancelled")
+
+
+def test_stale_edit_is_refused_without_losing_the_newer_change(app_page, live_server):
+    _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Shared printer"})
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}/edit")
+    # Someone (a script, another window) changes the ticket meanwhile.
+    live_server.api("PATCH", f"/api/v1/tickets/{ticket['id']}", {"requester": "Finance"})
+    page.get_by_label("Requester").fill("Legal")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".form-error")).to_contain_text("changed after you opened it")
+    _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
+    assert now["requester"] == "Finance"
+
+
+def test_theme_switch_and_narrow_window(app_page, live_server):
+    page = app_page
+    live_server.api(
+        "POST",
+        "/api/v1/tickets",
+        {"title": "Badge reader offline", "requester": "Front desk", "tags": ["facilities"]},
+    )
+    page.goto(live_server.base_url + "/")
+    dark_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.get_by_role("button", name="Light").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    light_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark_bg != light_bg
+    page.screenshot(path=artifact("list-light.png"))
+    page.get_by_role("button", name="System").click()
+    expect(page.locator("html")).not_to_have_attribute("data-theme", "light")
+
+    page.set_viewport_size({"width": 600, "height": 900})
+    row = page.locator("tr.ticket-row", has_text="Badge reader offline")
+    expect(row).to_be_visible()
+    expect(page.locator("table.tickets thead")).to_be_hidden()  # stacked cards, no header row
+    assert page.evaluate("document.documentElement.scrollWidth") <= 600
+    page.screenshot(path=artifact("list-narrow.png"), full_page=True)
