@@ -101,8 +101,8 @@ class LiveServer:
             return exc.code, json.loads(exc.read() or b"null")
 
     def stop(self) -> None:
-        self.server.close()
         self.server.task_dispatcher.shutdown(timeout=5)
+        self.server.close()
         self.thread.join(timeout=5)
         self.app.extensions["tickettracker"].engine.dispose()
 

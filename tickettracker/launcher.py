@@ -178,8 +178,9 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
             say(f"TicketTracker is running at {url}")
         stopper.stop.wait()
     finally:
-        server.close()
+        # Let requests in flight finish before the sockets and the wake-up pipe close.
         server.task_dispatcher.shutdown(timeout=5)
+        server.close()
         thread.join(timeout=5)
         st.engine.dispose()
     return 0
