@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .datadir import InstanceLock, ensure_data_dir, load_or_create_token
+from .windowstate import STATE_FILE as WINDOW_STATE
 
 
 @dataclass
@@ -36,7 +37,7 @@ def open_browser(url: str) -> bool:
     return opened
 
 
-def _show(url: str, mode: str) -> None:
+def _show(url: str, mode: str, state_file: Path | None = None) -> None:
     """Show an already running app (second launch)."""
     if mode == "none":
         return
@@ -44,7 +45,7 @@ def _show(url: str, mode: str) -> None:
         from .window import WindowUnavailable, open_window
 
         try:
-            open_window(url)
+            open_window(url, state_file=state_file)
             return
         except WindowUnavailable as exc:
             say(f"{exc}: opening TicketTracker in your web browser instead.")
@@ -109,7 +110,7 @@ def run(options: LaunchOptions) -> int:
             return 1
         url = f"{running}/?token={load_or_create_token(data_dir)}"
         say(f"TicketTracker is already running at {url}")
-        _show(url, options.mode)
+        _show(url, options.mode, data_dir / WINDOW_STATE)
         return 0
 
     stopper = _Stopper()
@@ -165,7 +166,7 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
                     close()
 
             try:
-                open_window(url, on_ready=ready)
+                open_window(url, on_ready=ready, state_file=data_dir / WINDOW_STATE)
                 stopper.stop.set()
             except WindowUnavailable as exc:
                 say(f"{exc}: opening TicketTracker in your web browser instead.")

@@ -5,6 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from importlib.resources import as_file
+from pathlib import Path
+
+from . import icons, windowstate
+
+# Matches the desktop entry (tickettracker.desktop, StartupWMClass) so the menu, dock and
+# task switcher group the window under the launcher's name and icon.
+APP_ID = "tickettracker"
 
 
 class WindowUnavailable(Exception):
@@ -32,11 +40,13 @@ def open_window(
     *,
     title: str = "TicketTracker",
     on_ready: Callable[[Callable[[], None]], None] | None = None,
+    state_file: Path | None = None,
 ) -> None:
     """Open the app in a native window and block until the user closes it.
 
     `on_ready` is called (in a background thread) with a function that closes the window,
-    so signal handlers can shut the window down cleanly.
+    so signal handlers can shut the window down cleanly. `state_file` (window.json in the
+    data folder) remembers the window's size and position from one launch to the next.
     """
     problem = display_problem()
     if problem:
@@ -49,15 +59,73 @@ def open_window(
 
     webview.settings["ALLOW_DOWNLOADS"] = True
     webview.settings["OPEN_EXTERNAL_LINKS_IN_BROWSER"] = True
-    window = webview.create_window(title, url, width=1200, height=800, min_size=(480, 400))
+    remembered = windowstate.load(state_file) if state_file else windowstate.Geometry()
+    geometry = windowstate.fit(remembered, _screens(webview))
+    window = webview.create_window(
+        title,
+        url,
+        width=geometry.width,
+        height=geometry.height,
+        x=geometry.x,
+        y=geometry.y,
+        maximized=geometry.maximized,
+        min_size=windowstate.MIN_SIZE,
+    )
+    tracker = windowstate.Tracker(geometry)
+    window.events.moved += tracker.moved
+    window.events.resized += tracker.resized
+    window.events.maximized += lambda: tracker.set_maximized(True)
+    window.events.restored += lambda: tracker.set_maximized(False)
+    window.events.before_show += _dress_qt_window
+    window.events.closing += lambda window: _settle_qt_geometry(window, tracker)
 
     def started() -> None:
         if on_ready is not None:
             on_ready(window.destroy)
 
+    # pywebview wants the icon as a file path (GTK and Qt show it; Cocoa uses the bundle's).
+    with as_file(icons.png(256)) as icon:
+        try:
+            webview.start(started, private_mode=False, icon=str(icon))
+        except webview.errors.WebViewException as exc:
+            raise WindowUnavailable(f"No window toolkit is available ({exc})") from exc
+        except ImportError as exc:
+            raise WindowUnavailable(f"The window toolkit could not be loaded ({exc})") from exc
+    if state_file is not None:
+        windowstate.save(state_file, tracker.geometry)
+
+
+def _screens(webview) -> list[windowstate.Screen]:
     try:
-        webview.start(started, private_mode=False)
-    except webview.errors.WebViewException as exc:
-        raise WindowUnavailable(f"No window toolkit is available ({exc})") from exc
-    except ImportError as exc:
-        raise WindowUnavailable(f"The window toolkit could not be loaded ({exc})") from exc
+        return [windowstate.Screen(s.x, s.y, s.width, s.height) for s in webview.screens]
+    except Exception:  # a backend that cannot list screens yet: the geometry is used unchecked
+        return []
+
+
+def _is_qt(native: object) -> bool:
+    return type(native).__module__ == "webview.platforms.qt"
+
+
+def _dress_qt_window(window) -> None:
+    """Qt touches pywebview has no option for. Runs on the GUI thread just before showing."""
+    native = window.native
+    if not _is_qt(native):
+        return  # GTK names the window after the command; Cocoa's menu already has Cmd+Q
+    from qtpy.QtGui import QGuiApplication, QKeySequence
+    from qtpy.QtWidgets import QShortcut
+
+    QGuiApplication.setApplicationName(APP_ID)  # X11 WM_CLASS
+    QGuiApplication.setDesktopFileName(APP_ID)  # Wayland app id
+    # Ctrl+Q (Cmd+Q on macOS) quits like the close button: the launcher then stops the server.
+    native.tickettracker_quit = QShortcut(QKeySequence("Ctrl+Q"), native)
+    native.tickettracker_quit.activated.connect(native.close)
+
+
+def _settle_qt_geometry(window, tracker: windowstate.Tracker) -> None:
+    # Events arrive on threads of their own, so the last one seen may not be the last one
+    # sent; as the window closes, Qt's own answer is the reliable one.
+    native = window.native
+    if _is_qt(native) and not native.isMinimized():
+        tracker.settle(
+            native.x(), native.y(), native.width(), native.height(), native.isMaximized()
+        )
