@@ -14,9 +14,10 @@ fi
 command -v apt-get >/dev/null || fail "apt-get not found: this script installs Debian packages"
 
 # Chromium drives the browser tests; Xvfb and the X/GL libraries let the Qt window open on a
-# virtual display; desktop-file-utils checks the Linux launcher.
+# virtual display; desktop-file-utils checks the Linux launcher, which xdotool, x11-utils
+# (xprop, xwininfo) and libglib2.0-bin (gio launch) start and drive like a desktop would.
 PACKAGES=(
-  chromium xvfb xauth desktop-file-utils
+  chromium xvfb xauth desktop-file-utils xdotool x11-utils libglib2.0-bin
   libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0
   libxcb-xkb1 libxcb-cursor0 libxkbcommon-x11-0 libnss3 libegl1 libgl1 libfontconfig1
   libdbus-1-3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libasound2 fonts-dejavu-core

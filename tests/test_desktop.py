@@ -225,3 +225,48 @@ def test_missing_command_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(desktop.LauncherError, match="Install TicketTracker with pip"):
         desktop.find_command()
+
+
+def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    env.pop("XDG_DATA_HOME", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tickettracker", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_installs_and_uninstalls_the_launcher(home: Path) -> None:
+    entry = home / ".local" / "share" / "applications" / "tickettracker.desktop"
+    installed = run_cli("install-desktop", "--command", "/opt/tt/bin/tickettracker", home=home)
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.splitlines() == [
+        f"Installed {entry} and the icon in {len(icons.THEME_SIZES) + 1} sizes.",
+        "TicketTracker is now in your application menu.",
+    ]
+    validate(entry)
+    assert exec_argv(entry_values(entry.read_text())["Exec"]) == ["/opt/tt/bin/tickettracker"]
+
+    removed = run_cli("uninstall-desktop", home=home)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.startswith("Removed ")
+    assert tree(home) == {}
+    again = run_cli("uninstall-desktop", home=home)
+    assert again.stdout == "The TicketTracker launcher was not installed.\n"
+
+
+def test_cli_says_what_to_do_when_the_command_is_not_installed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tickettracker.cli import main
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "novenv" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["install-desktop"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tickettracker: Cannot find the installed `tickettracker` command")
+    assert "Install TicketTracker with pip first" in err
+    assert tree(home) == {}

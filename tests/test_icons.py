@@ -66,3 +66,17 @@ def test_svg_is_self_contained(name: str) -> None:
         for key, value in element.attrib.items():
             if key.endswith("href"):
                 assert value.startswith("#"), f"{name} links to {value}"
+
+
+def test_pages_use_the_icon_as_favicon(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    for href, content_type in (
+        ("/static/icons/tickettracker.svg", "image/svg+xml"),
+        ("/static/icons/tickettracker-32.png", "image/png"),
+    ):
+        assert f'href="{href}"' in html
+        resp = client.get(href)
+        assert resp.status_code == 200
+        assert resp.content_type.startswith(content_type)
+        assert resp.data == files("tickettracker").joinpath(href.removeprefix("/")).read_bytes()
+        resp.close()

@@ -30,9 +30,11 @@ def fake_command(folder: Path) -> Path:
     return command
 
 
-def build(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def build(
+    *args: str, env: dict[str, str] | None = None, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [python, str(SCRIPT), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -133,20 +135,50 @@ def test_launcher_explains_a_removed_command(tmp_path: Path) -> None:
     assert f"no longer installed at {command}" in result.stderr
 
 
-def test_script_finds_the_installed_command_by_default(tmp_path: Path) -> None:
-    command = fake_command(tmp_path / "bin")
+def python_in(folder: Path) -> str:
+    """A Python whose sys.executable lives in `folder`, as in a fresh virtual environment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "python").symlink_to(sys.executable)
+    return str(folder / "python")
+
+
+def test_script_finds_the_command_installed_beside_its_python(tmp_path: Path) -> None:
+    command = fake_command(tmp_path / "venv" / "bin")
+    other = fake_command(tmp_path / "elsewhere")
     result = build(
-        "--dest", str(tmp_path), env={"PATH": f"{command.parent}{os.pathsep}{os.environ['PATH']}"}
+        "--dest",
+        str(tmp_path / "Apps"),
+        python=python_in(command.parent),
+        env={"PATH": f"{other.parent}{os.pathsep}/usr/bin:/bin", "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
-    assert read_plist(tmp_path / "TicketTracker.app")["TicketTrackerCommand"] == str(command)
+    assert read_plist(tmp_path / "Apps" / "TicketTracker.app")["TicketTrackerCommand"] == str(
+        command
+    )
+
+
+def test_script_falls_back_to_the_command_on_path(tmp_path: Path) -> None:
+    other = fake_command(tmp_path / "elsewhere")
+    result = build(
+        "--dest",
+        str(tmp_path / "Apps"),
+        python=python_in(tmp_path / "venv" / "bin"),
+        env={"PATH": f"{other.parent}{os.pathsep}/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_plist(tmp_path / "Apps" / "TicketTracker.app")["TicketTrackerCommand"] == str(other)
 
 
 def test_script_reports_a_missing_command(tmp_path: Path) -> None:
-    result = build("--dest", str(tmp_path), env={"PATH": str(tmp_path)})
+    result = build(
+        "--dest",
+        str(tmp_path / "Apps"),
+        python=python_in(tmp_path / "venv" / "bin"),
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 1
     assert "Install TicketTracker with pip" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "Apps").exists()
 
 
 def test_rebuild_replaces_and_remove_deletes(tmp_path: Path) -> None:
