@@ -55,8 +55,7 @@ def ink_for(background: str) -> str:
 def _rule(selector: str, color: str) -> str:
     r, g, b = _rgb(color)
     return (
-        f"{selector}{{--sla:{color};--sla-tint:rgba({r},{g},{b},.16);"
-        f"--sla-ink:{ink_for(color)}}}"
+        f"{selector}{{--sla:{color};--sla-tint:rgba({r},{g},{b},.16);--sla-ink:{ink_for(color)}}}"
     )
 
 
