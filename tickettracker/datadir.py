@@ -57,6 +57,23 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
+def make_private(db_path: Path) -> None:
+    """Make the database and its WAL files readable by their owner only (mode 0600).
+
+    The folder is 0700 when we create it, but a user may point --data-dir at a folder other
+    accounts can open; the tickets must stay private even then.
+    """
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        file = db_path.with_name(db_path.name + suffix)
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+        except FileNotFoundError:
+            continue
+        except OSError:  # not ours to change (another owner, a read-only medium)
+            continue
+
+
 def load_or_create_token(path: Path) -> str:
     """Return the data folder's secret access token, creating it (mode 0600) on first use."""
     token_file = path / TOKEN_NAME

@@ -101,6 +101,14 @@ def clean_link(url: Any, title: Any = "", field: str = "links") -> dict[str, str
     return {"url": url, "title": title.strip()}
 
 
+def link_href(url: Any) -> str | None:
+    """`url` if it is still a link we may put in an href (checked again when shown), else None."""
+    try:
+        return clean_link(url)["url"]
+    except ValidationError:
+        return None
+
+
 def clean_links(value: Any, field: str = "links") -> list[dict[str, str]]:
     """Links from a list of {url, title} (API) or text lines "URL optional title" (forms)."""
     if value is None or value == "":

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import __version__, db
 from ..config import LoadedConfig, ensure_user_config, load_config
-from ..datadir import CONFIG_NAME, DB_NAME, ensure_data_dir, load_or_create_token
+from ..datadir import CONFIG_NAME, DB_NAME, ensure_data_dir, load_or_create_token, make_private
 
 log = logging.getLogger("tickettracker")
 
@@ -72,6 +72,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     db_path = data_dir / DB_NAME
     engine = db.make_engine(db_path)
     db.init_db(engine)
+    make_private(db_path)
 
     app = Flask(__name__.rsplit(".", 1)[0])
     app.config.update(
@@ -90,9 +91,10 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     )
     _setup_file_log(data_dir)
 
-    from . import api, auth, errors, pages, templating
+    from . import api, auth, csrf, errors, headers, pages, templating
 
     auth.init_app(app)
+    csrf.init_app(app)  # after auth: it reads how the request was let in
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(pages.bp)
@@ -112,6 +114,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
                 session.rollback()
             session.close()
 
+    app.wsgi_app = headers.SecurityHeadersMiddleware(app.wsgi_app)
     app.json.sort_keys = False
     app.jinja_env.globals["app_version"] = __version__
     return app

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, redirect, render_template, request
+from flask import Flask, Response, current_app, g, redirect, render_template, request
 
 from . import state
 
@@ -23,7 +23,10 @@ def _token_ok(candidate: str | None, token: str) -> bool:
 
 
 def _host_ok() -> bool:
-    host = request.host.lower()
+    # The raw header, not request.host: with no Host header that falls back to the server's
+    # own name. A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends that
+    # name here and is refused.
+    host = request.headers.get("Host", "").strip().lower()
     port = current_app.config.get("TICKETTRACKER_PORT")
     if port is None:  # not bound to a port (test client): any port on a local name
         name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
@@ -35,17 +38,23 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _refuse(status: int, message: str) -> Response:
+def refuse(status: int, message: str) -> Response:
+    """A 401/403 answer: the message only, no data and no details."""
     if wants_json():
         resp = current_app.json.response({"error": message, "field": None})
         resp.status_code = status
-        return resp
-    return Response(render_template("denied.html", message=message), status)
+    else:
+        resp = Response(render_template("denied.html", message=message), status)
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="TicketTracker"'
+    return resp
 
 
 def check_access() -> Response | None:
+    """Let in the holder of the token; set `g.auth` to how they proved it (bearer or cookie)."""
+    g.auth = None
     if not _host_ok():
-        return _refuse(
+        return refuse(
             403,
             "This address is not TicketTracker's own. Open the app from the tickettracker "
             "command, which opens http://127.0.0.1:PORT/.",
@@ -56,9 +65,10 @@ def check_access() -> Response | None:
     given = request.args.get("token")
     if given is not None and request.method == "GET":
         if not _token_ok(given, token):
-            return _refuse(403, "That link's access token is not valid for this data folder.")
+            return refuse(403, "That link's access token is not valid for this data folder.")
         args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
-        clean = request.path + ("?" + urlencode(args) if args else "")
+        # One leading slash: "//host/..." would send the browser to another site.
+        clean = "/" + request.path.lstrip("/") + ("?" + urlencode(args) if args else "")
         resp = redirect(clean, code=303)
         resp.set_cookie(
             cookie_name(token), token, httponly=True, samesite="Strict", path="/", secure=False
@@ -66,10 +76,12 @@ def check_access() -> Response | None:
         return resp
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer ") and _token_ok(auth[7:].strip(), token):
+        g.auth = "bearer"
         return None
     if _token_ok(request.cookies.get(cookie_name(token)), token):
+        g.auth = "cookie"
         return None
-    return _refuse(
+    return refuse(
         401,
         "TicketTracker only opens for the person who started it. Run the tickettracker command "
         "(or its desktop launcher) to open it; scripts send the token from the data folder as "

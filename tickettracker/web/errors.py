@@ -9,6 +9,15 @@ from ..errors import DomainError
 from . import log
 from .auth import wants_json
 
+CRASH_MESSAGE = (
+    "Something went wrong inside TicketTracker and your last action was not saved. "
+    "The details are in the log file in the data folder."
+)
+CRASH_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>TicketTracker</title>'
+    f"</head><body><h1>Something went wrong</h1><p>{CRASH_MESSAGE}</p></body></html>"
+)
+
 
 def _error(status: int, message: str, field: str | None = None) -> Response:
     if wants_json():
@@ -36,9 +45,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def crash(exc: Exception) -> Response:
+        # The traceback goes to <data>/logs/tickettracker.log only, never to the screen.
         log.exception("Unhandled error")
-        return _error(
-            500,
-            "Something went wrong inside TicketTracker and your last action was not saved. "
-            "The details are in the log file in the data folder.",
-        )
+        try:
+            return _error(500, CRASH_MESSAGE)
+        except Exception:  # the error page itself failed (a broken template, say)
+            log.exception("The error page could not be shown")
+            return Response(CRASH_PAGE, 500, mimetype="text/html")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, request, url_for
-from markupsafe import Markup
 
 from ..config import hold_reasons, priority_keys, priority_label
+from ..fields import link_href
 from ..workflow import STATUSES, allowed_transitions
 from . import state
 
@@ -37,20 +37,15 @@ def url_with(**changes) -> str:
     return url_for(request.endpoint or "pages.index", **(request.view_args or {}), **args)
 
 
-def csrf_field() -> Markup:
-    """The hidden CSRF input every POST form carries (filled in by the access checks)."""
-    return Markup("")
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["link_line"] = lambda link: f"{link.url} {link.title}".strip()
+    app.jinja_env.filters["link_href"] = link_href
     app.jinja_env.globals.update(
         STATUSES=STATUSES,
         allowed_transitions=allowed_transitions,
         due_text=due_text,
         url_with=url_with,
-        csrf_field=csrf_field,
     )
 
     @app.context_processor
