@@ -198,6 +198,16 @@ def test_header_rules_by_kind_of_response():
     )
     assert download["Cache-Control"] == "no-store"
     assert download["Content-Security-Policy"].endswith("; sandbox")
+    preview = headers(
+        "/attachments/1/preview",
+        Content_Type="image/png",
+        Content_Disposition="inline; filename=x.png",
+        Cache_Control="no-cache, max-age=0",
+    )
+    assert preview["Cache-Control"] == "no-store"
+    assert headers("/x.bin", Content_Type="image/png")["Cache-Control"] == "no-store"
+    revalidated = headers("/x.png", Content_Type="image/png", Cache_Control="no-cache, max-age=0")
+    assert revalidated["Cache-Control"] == "no-store"
     chosen = headers("/sla.css", Content_Type="text/css", Cache_Control="private, max-age=9")
     assert chosen["Cache-Control"] == "private, max-age=9"
     overridden = headers("/", Content_Type="text/html", X_Frame_Options="SAMEORIGIN")

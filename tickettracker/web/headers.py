@@ -7,6 +7,7 @@ page, including a 500 raised while another error was being handled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -44,8 +45,18 @@ FIXED_HEADERS = {
 
 # Types that carry the user's data as a page or as JSON: never stored by any cache.
 _DATA_TYPES = ("text/html", "application/json")
-# send_file's default: cached but revalidated. Fine for our CSS and JS, not for tickets' files.
-_SEND_FILE_DEFAULT = "no-cache"
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.I)
+
+
+def _must_not_store(path: str, content_type: str, disposition: bool, cache: str | None) -> bool:
+    if content_type in _DATA_TYPES or disposition:  # pages, API answers, the user's files
+        return True
+    if path.startswith("/static/"):  # our own CSS, JS and icons: no user data
+        return False
+    # Anything else is stored only where the view chose a lifetime on purpose (a
+    # content-addressed stylesheet built from the configuration, say).
+    match = _MAX_AGE.search(cache or "")
+    return not (match and int(match.group(1)) > 0)
 
 
 def security_headers(path: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -55,15 +66,12 @@ def security_headers(path: str, headers: list[tuple[str, str]]) -> list[tuple[st
     out.extend(FIXED_HEADERS.items())
 
     found = {k.lower(): v for k, v in out}
-    if "content-disposition" in found:
+    disposition = "content-disposition" in found
+    if disposition:
         # A download opened directly still runs in a unique, script-less origin.
         out = [(k, f"{v}; sandbox" if k == "Content-Security-Policy" else v) for k, v in out]
     content_type = found.get("content-type", "").split(";")[0].strip().lower()
-    cache = found.get("cache-control")
-    if content_type in _DATA_TYPES or (
-        # Our own CSS, JS and icons carry no user data and may be revalidated from the cache.
-        not path.startswith("/static/") and (cache is None or cache.strip() == _SEND_FILE_DEFAULT)
-    ):
+    if _must_not_store(path, content_type, disposition, found.get("cache-control")):
         out = [(k, v) for k, v in out if k.lower() not in ("cache-control", "expires")]
         out.append(("Cache-Control", "no-store"))
     return out
