@@ -242,6 +242,13 @@ def check_part(tmp_path, data: dict, key: str, fragment: str | None, words: list
     return loaded
 
 
+def test_a_part_whose_every_setting_was_broken_counts_as_default(tmp_path):
+    text = '{"sla": {"colors": {"on_hold": "nope"}}, "list": {"page_size": 20}}'
+    loaded = load_unchanged(write(tmp_path, text))
+    assert loaded.sources["sla"] == DEFAULTS_SOURCE
+    assert loaded.sources["list"] == str(loaded.path)
+
+
 def test_wrong_type_keeps_the_rest_of_the_file(tmp_path):
     data = {
         "hold_reasons": ["Only this"],

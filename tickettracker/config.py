@@ -165,8 +165,9 @@ def load_config(path: Path | None) -> LoadedConfig:
     cleaned = _clean_object(data, defaults, "", checker)
     merged = _deep_merge(defaults, cleaned)
     _check_default_priority(merged, defaults, cleaned, checker)
-    for key in cleaned:
-        sources[key] = str(path)
+    for key, value in cleaned.items():
+        if _sets_something(value):
+            sources[key] = str(path)
     return LoadedConfig(merged, checker.problems, sources, path)
 
 
@@ -285,6 +286,13 @@ def _locate(text: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
             line = text.count("\n", 0, index) + 1
             result[path] = (line, index - (text.rfind("\n", 0, index) + 1) + 1)
     return result, duplicates
+
+
+def _sets_something(value: Any) -> bool:
+    """False for an object whose every setting was dropped (or that held none)."""
+    if isinstance(value, dict):
+        return any(_sets_something(v) for v in value.values())
+    return True
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

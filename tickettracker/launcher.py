@@ -129,14 +129,7 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
     app = create_app(data_dir)
     st = app.extensions["tickettracker"]
     for problem in st.loaded.problems:
-        where = problem.file
-        if problem.line:
-            where += f", line {problem.line}"
-            if problem.column:
-                where += f", column {problem.column}"
-        if problem.key:
-            where += f" ({problem.key})"
-        say(f"Configuration problem in {where}: {problem.error}")
+        say(f"Configuration problem in {problem.describe()}")
 
     try:
         server = create_server(app, host="127.0.0.1", port=options.port, threads=8, ident="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import search
@@ -62,18 +62,21 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _clean_priority(value: Any, config: dict) -> str:
+def _clean_priority(value: Any, config: dict, current: str | None = None) -> str:
     keys = priority_keys(config)
     if value is None or value == "":
         return config["default_priority"]
-    if value not in keys:
+    # A priority the configuration no longer has stays as long as nobody changes it (issue 4).
+    if value not in keys and value != current:
         raise ValidationError(
             f"Unknown priority {value!r}. Choose one of: {', '.join(keys)}.", "priority"
         )
     return value
 
 
-def _clean_fields(data: dict[str, Any], config: dict, tz: dt.tzinfo | None) -> dict[str, Any]:
+def _clean_fields(
+    data: dict[str, Any], config: dict, tz: dt.tzinfo | None, ticket: Ticket | None = None
+) -> dict[str, Any]:
     """Validate the editable fields present in `data`; returns their clean values."""
     out: dict[str, Any] = {}
     if "title" in data:
@@ -88,7 +91,8 @@ def _clean_fields(data: dict[str, Any], config: dict, tz: dt.tzinfo | None) -> d
     if "tags" in data:
         out["tags"] = clean_names(data["tags"], "tags", TAG_MAX)
     if "priority" in data:
-        out["priority"] = _clean_priority(data["priority"], config)
+        current = ticket.priority if ticket is not None else None
+        out["priority"] = _clean_priority(data["priority"], config, current)
     if "due" in data:
         out["due"] = parse_due(data["due"], tz)
     if "links" in data:
@@ -233,7 +237,7 @@ def change_ticket(
             "make yours again.",
             "expected_updated_at",
         )
-    fields = _clean_fields(data, config, tz)
+    fields = _clean_fields(data, config, tz, ticket)
     body, note_links = _clean_note(data)
     changes: list[dict[str, Any]] = []
     kind = "change"
@@ -311,3 +315,9 @@ def add_note(
     session.flush()
     search.reindex_ticket(session, ticket)
     return entry
+
+
+def priority_usage(session: Session) -> dict[str, int]:
+    """How many tickets use each priority key (to spot keys the configuration lost)."""
+    rows = session.execute(select(Ticket.priority, func.count()).group_by(Ticket.priority))
+    return {key: count for key, count in rows}

@@ -91,7 +91,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     )
     _setup_file_log(data_dir)
 
-    from . import api, auth, csrf, errors, headers, pages, templating
+    from . import api, auth, csrf, errors, headers, pages, slaview, templating
 
     auth.init_app(app)
     csrf.init_app(app)  # after auth: it reads how the request was let in
@@ -99,6 +99,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    slaview.init_app(app)
 
     @app.after_request
     def log_request(response):

@@ -11,6 +11,7 @@ from ..errors import ValidationError
 from ..serialise import ticket_to_dict, update_to_dict
 from ..workflow import STATUS_KEYS
 from . import get_session, state
+from .slaview import sla_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -24,8 +25,10 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _ticket_json(ticket) -> dict[str, Any]:
-    return ticket_to_dict(ticket, with_updates=True)
+def _ticket_json(ticket, *, with_updates: bool = True) -> dict[str, Any]:
+    data = ticket_to_dict(ticket, with_updates=with_updates)
+    data["sla"] = sla_json(ticket)
+    return data
 
 
 @bp.get("/health")
@@ -53,7 +56,7 @@ def list_tickets():
         query.statuses = statuses
     page = search.list_tickets(get_session(), query)
     return {
-        "items": [ticket_to_dict(t) for t in page.items],
+        "items": [_ticket_json(t, with_updates=False) for t in page.items],
         "total": page.total,
         "page": page.page,
         "per_page": page.per_page,

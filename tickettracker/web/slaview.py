@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, render_template, url_for
 from sqlalchemy.orm import Session
 
-from ..config import DEFAULTS_SOURCE, Problem, problems_for_unknown_priorities
+from ..config import DEFAULTS_SOURCE, Problem, load_defaults, problems_for_unknown_priorities
 from ..sla import SlaState, compute_sla
 from ..tickets import priority_usage
 from . import get_session, state
@@ -71,14 +71,32 @@ def sla_css():
     return resp
 
 
+def pretty_json(value: Any, indent: int = 0, width: int = 76) -> str:
+    """JSON for people: anything that fits on a line stays on one (a gradient stop, a priority)."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if len(flat) + indent <= width or not isinstance(value, (dict, list)) or not value:
+        return flat
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {pretty_json(v, indent + 2, width)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    items = [f"{inner}{pretty_json(v, indent + 2, width)}" for v in value]
+    return "[\n" + ",\n".join(items) + f"\n{pad}]"
+
+
 @bp.get("/settings")
 def settings():
     loaded = state().loaded
+    defaults = load_defaults()
     sections = [
         {
             "key": key,
-            "json": json.dumps(value, indent=2, ensure_ascii=False),
+            "json": pretty_json(value),
             "from_user": loaded.sources.get(key, DEFAULTS_SOURCE) != DEFAULTS_SOURCE,
+            "is_default": value == defaults.get(key),
         }
         for key, value in loaded.config.items()
     ]
@@ -114,10 +132,9 @@ def init_app(app: Flask) -> None:
     app.extensions["tickettracker.sla"] = web
     app.register_blueprint(bp)
 
+    # Globals, not a context processor: imported macros (_sla.html) see only globals.
+    app.jinja_env.globals.update(sla_of=sla_of, sla_class=sla_class)
+
     @app.context_processor
-    def sla_helpers() -> dict[str, Any]:
-        return {
-            "sla_of": sla_of,
-            "sla_class": sla_class,
-            "sla_css_url": url_for("sla.sla_css", v=web.digest),
-        }
+    def sla_stylesheet() -> dict[str, Any]:
+        return {"sla_css_url": url_for("sla.sla_css", v=web.digest)}
