@@ -571,3 +571,35 @@ def test_priority_helpers():
     reasons = hold_reasons(config)
     reasons.append("changed")
     assert "changed" not in hold_reasons(config)
+
+
+# --- the README documents the settings ----------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _settings_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Settings: config.json")
+    return text[start : text.index("\n### ", start + 1)]
+
+
+def test_readme_names_every_setting():
+    section = _settings_section()
+    defaults = load_defaults()
+    for key, value in defaults.items():
+        if isinstance(value, dict):
+            for child in value:
+                assert f"`{key}.{child}`" in section or f"`{child}`" in section, f"{key}.{child}"
+        else:
+            assert f"`{key}`" in section, key
+
+
+def test_readme_example_is_a_valid_config(tmp_path):
+    section = _settings_section()
+    example = section[
+        section.index("```json") + 7 : section.index("```", section.index("```json") + 7)
+    ]
+    loaded = load_unchanged(write(tmp_path, example))
+    assert loaded.problems == []
+    assert priority_keys(loaded.config) == ["critical", "normal", "someday"]
