@@ -105,6 +105,9 @@ def test_each_sla_state_has_its_own_colour_and_text(app_page, live_server, sla_t
     page.screenshot(path=artifact("sla-list-dark.png"), full_page=True)
     page.set_viewport_size({"width": 600, "height": 900})
     page.screenshot(path=artifact("sla-list-narrow-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.screenshot(path=artifact("sla-list-light.png"), full_page=True)
 
 
 def test_ticket_page_and_settings_show_sla(app_page, live_server, sla_tickets):
