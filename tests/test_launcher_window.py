@@ -172,7 +172,7 @@ def test_desktop_entry_starts_the_installed_app_with_its_name_and_icon(
         virtual_display.screenshot(artifact("launcher-window.png"))
 
         x.quit_with_ctrl_q(window)
-        wait_for(lambda: process_gone(pid), 30, "Ctrl+Q to quit the app")
+        wait_for(lambda: process_gone(pid), 60, "Ctrl+Q to quit the app")
         assert refuses_connections(info["url"])
         assert not info_file.exists()  # released cleanly: no stale lock for the next launch
     finally:
@@ -193,7 +193,7 @@ def test_window_remembers_its_geometry_and_ctrl_q_quits_cleanly(
     x.run(x.xdotool, "windowmove", "--sync", window, "123", "77")
     assert x.geometry(window) == (123, 77, 900, 600)
     x.quit_with_ctrl_q(window)
-    assert first.proc.wait(30) == 0
+    assert first.proc.wait(60) == 0
     assert "web browser instead" not in first.proc.stdout.read()
     saved = json.loads((data_dir / "window.json").read_text())
     assert saved == {"x": 123, "y": 77, "width": 900, "height": 600, "maximized": False}
@@ -203,6 +203,6 @@ def test_window_remembers_its_geometry_and_ctrl_q_quits_cleanly(
     assert x.geometry(window) == (123, 77, 900, 600)
     # SIGTERM closes the window too, and the geometry is written again on the way out.
     (data_dir / "window.json").unlink()
-    assert second.terminate() == 0
+    assert second.terminate(timeout=60) == 0
     saved = json.loads((data_dir / "window.json").read_text())
     assert saved == {"x": 123, "y": 77, "width": 900, "height": 600, "maximized": False}
