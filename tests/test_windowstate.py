@@ -70,8 +70,18 @@ def test_fit_uses_a_second_screen_to_the_left() -> None:
 
 
 def test_fit_shrinks_to_the_largest_screen_and_grows_to_the_minimum() -> None:
-    assert fit(Geometry(4000, 3000), [SCREEN]) == Geometry(1920, 1080)
-    assert fit(Geometry(10, 10), [SCREEN]) == Geometry(480, 400)
+    assert fit(Geometry(4000, 3000, 0, 0), [SCREEN]) == Geometry(1920, 1080, 0, 0)
+    assert fit(Geometry(10, 10, 0, 0), [SCREEN]) == Geometry(480, 400, 0, 0)
+
+
+def test_a_first_window_leaves_room_around_it_on_a_small_screen() -> None:
+    assert fit(Geometry(), [Screen(0, 0, 1280, 800)]) == Geometry(1152, 720)
+    assert fit(Geometry(), [SCREEN]) == Geometry(1200, 800)
+    assert fit(Geometry(4000, 3000), [SCREEN]) == Geometry(1728, 972)
+
+
+def test_a_dropped_position_also_leaves_room_around_the_window() -> None:
+    assert fit(Geometry(1920, 1080, 5000, 0), [SCREEN]) == Geometry(1728, 972)
 
 
 def test_fit_without_screen_information_only_applies_the_minimum() -> None:

@@ -16,6 +16,9 @@ DEFAULT_SIZE = (1200, 800)
 MIN_SIZE = (480, 400)
 # How much of the title bar must lie on a screen for a remembered position to be used.
 VISIBLE_MARGIN = 48
+# A window placed by the toolkit (first launch) leaves this share of the screen for panels,
+# docks and its own title bar.
+UNPLACED_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -74,22 +77,35 @@ def fit(geometry: Geometry, screens: list[Screen]) -> Geometry:
 
     Sizes are kept within the minimum and the largest screen; a position that would put the
     title bar off every screen (a monitor was unplugged, the resolution dropped) is dropped,
-    so the window opens centred instead of out of reach.
+    so the window opens centred instead of out of reach. A window without a position (the
+    first launch, or one just dropped) is kept a little smaller than the screen, so that
+    centred it clears the panels and shows its title bar.
     """
-    width = max(geometry.width, MIN_SIZE[0])
-    height = max(geometry.height, MIN_SIZE[1])
-    if screens:
-        width = min(width, max(s.width for s in screens))
-        height = min(height, max(s.height for s in screens))
-    fitted = replace(geometry, width=width, height=height)
-    if fitted.x is None or fitted.y is None or not screens:
-        return fitted
-    on_screen = any(
-        s.x - width + VISIBLE_MARGIN <= fitted.x <= s.x + s.width - VISIBLE_MARGIN
-        and s.y <= fitted.y <= s.y + s.height - VISIBLE_MARGIN
-        for s in screens
-    )
-    return fitted if on_screen else replace(fitted, x=None, y=None)
+    if not screens:
+        return replace(
+            geometry,
+            width=max(geometry.width, MIN_SIZE[0]),
+            height=max(geometry.height, MIN_SIZE[1]),
+        )
+    share = 1.0 if geometry.x is not None and geometry.y is not None else UNPLACED_SHARE
+    width, height = _fit_size(geometry, screens, share)
+    x, y = geometry.x, geometry.y
+    if x is not None and y is not None:
+        on_screen = any(
+            s.x - width + VISIBLE_MARGIN <= x <= s.x + s.width - VISIBLE_MARGIN
+            and s.y <= y <= s.y + s.height - VISIBLE_MARGIN
+            for s in screens
+        )
+        if not on_screen:
+            x = y = None
+            width, height = _fit_size(geometry, screens, UNPLACED_SHARE)
+    return replace(geometry, width=width, height=height, x=x, y=y)
+
+
+def _fit_size(geometry: Geometry, screens: list[Screen], share: float) -> tuple[int, int]:
+    width = min(geometry.width, int(max(s.width for s in screens) * share))
+    height = min(geometry.height, int(max(s.height for s in screens) * share))
+    return max(width, MIN_SIZE[0]), max(height, MIN_SIZE[1])
 
 
 class Tracker:
