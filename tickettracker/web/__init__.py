@@ -69,9 +69,14 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     ensure_user_config(data_dir / CONFIG_NAME)
     loaded = load_config(data_dir / CONFIG_NAME)
 
+    _setup_file_log(data_dir)  # first, so a failed upgrade leaves its details in the log
     db_path = data_dir / DB_NAME
     engine = db.make_engine(db_path)
-    db.init_db(engine)
+    try:
+        db.init_db(engine, backups_dir=data_dir / "backups")
+    except Exception:
+        engine.dispose()
+        raise
     make_private(db_path)
 
     app = Flask(__name__.rsplit(".", 1)[0])
@@ -89,7 +94,6 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
         loaded=loaded,
         token=app.config.get("TICKETTRACKER_TOKEN") or load_or_create_token(data_dir),
     )
-    _setup_file_log(data_dir)
 
     from . import api, auth, csrf, errors, headers, pages, slaview, templating
 

@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic scripts). How to add one: see docs/SCHEMA.md."""
