@@ -195,6 +195,7 @@ def test_core_database_is_copied_then_upgraded_with_its_data_intact(tmp_path):
         assert len(copies) == 1
         assert dump(copies[0]) == before_dump
         assert not (data / "backups" / (copies[0].name + ".partial")).exists()
+        assert copies[0].stat().st_mode & 0o777 == 0o600
 
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {st.token}"

@@ -42,6 +42,7 @@ def copy_database(src: Path, dest: Path) -> None:
     """
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private copy
     source = sqlite3.connect(src, timeout=30)
     try:
         target = sqlite3.connect(partial)
