@@ -220,6 +220,12 @@ def test_find_command_falls_back_to_path(tmp_path: Path, monkeypatch: pytest.Mon
     assert desktop.find_command() == path_command
 
 
+def test_a_frozen_app_launches_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "TicketTracker" / "TicketTracker"))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert desktop.find_command() == tmp_path / "TicketTracker" / "TicketTracker"
+
+
 def test_missing_command_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "novenv" / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -44,7 +44,12 @@ def data_home() -> Path:
 
 
 def find_command() -> Path:
-    """The installed `tickettracker` console script: beside this Python first, then on PATH."""
+    """The installed `tickettracker` console script: beside this Python first, then on PATH.
+
+    In a frozen build (PyInstaller) the app's own executable is the command.
+    """
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable).absolute()
     beside = Path(sys.executable).parent / COMMAND
     if beside.is_file() and os.access(beside, os.X_OK):
         return beside.absolute()
