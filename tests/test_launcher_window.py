@@ -169,7 +169,16 @@ def test_desktop_entry_starts_the_installed_app_with_its_name_and_icon(
         a = Image.alpha_composite(backdrop, shown).convert("RGB")
         b = Image.alpha_composite(backdrop, ours).convert("RGB")
         assert max(hi for _, hi in ImageChops.difference(a, b).getextrema()) <= 2
-        virtual_display.screenshot(artifact("launcher-window.png"))
+
+        def painted() -> bool:
+            # The ticket list, not a blank page: text and buttons give the window many colours.
+            left, top, width, height = x.geometry(window)
+            shot = virtual_display.screenshot(artifact("launcher-window.png"))
+            with Image.open(shot) as image:
+                inside = image.convert("RGB").crop((left, top, left + width, top + height))
+                return len(inside.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
+
+        wait_for(painted, 60, "the window to paint the ticket list")
 
         x.quit_with_ctrl_q(window)
         wait_for(lambda: process_gone(pid), 60, "Ctrl+Q to quit the app")
