@@ -60,11 +60,11 @@ def test_ticket_through_its_whole_life(app_page, live_server):
     expect(history(page).nth(1)).to_contain_text("Picked it up")
 
     # On Hold without a reason is refused with a message next to the field.
-    change_status(page, "⏸ On Hold")
+    change_status(page, "‖ On Hold")
     expect(page.locator(".field-error")).to_contain_text("needs a reason")
     expect(history(page)).to_have_count(2)
 
-    change_status(page, "⏸ On Hold", reason="Waiting on vendor")
+    change_status(page, "‖ On Hold", reason="Waiting on vendor")
     expect(page.locator(".ticket-meta")).to_contain_text("On Hold")
     expect(page.locator(".ticket-meta")).to_contain_text("Reason: Waiting on vendor")
     expect(history(page).nth(2)).to_contain_text("Status: In Progress → On Hold")

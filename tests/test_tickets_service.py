@@ -57,7 +57,7 @@ def test_create_with_all_fields(session, config):
     assert got.priority == "high"
     assert got.due_date == dt.date(2026, 3, 10)
     # due at the end of the local day in Berlin (UTC+1 in March before the DST change)
-    assert got.due_at == dt.datetime(2026, 3, 10, 22, 59, 59, 999999, tzinfo=UTC)
+    assert got.due_at == dt.datetime(2026, 3, 10, 23, 0, tzinfo=UTC)
     assert [link.to_dict() for link in got.links] == [
         {"url": "https://vendor.example/kb/1", "title": "KB 1"}
     ]

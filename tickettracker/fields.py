@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from .errors import ValidationError
 from .models import TITLE_MAX
+from .sla import end_of_day
 
 REQUESTER_MAX = 200
 NAME_MAX = 200
@@ -139,8 +140,8 @@ def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, 
     """Parse a due date: a day ("2026-12-10") or a day and time.
 
     Returns (due_date, due_at): for a day, due_date is set and due_at is the end of that day in
-    `tz`; for a day and time, due_date is None and due_at the instant in UTC. A time without
-    an offset is local time in `tz`.
+    `tz` (the next local midnight); for a day and time, due_date is None and due_at the instant
+    in UTC. A time without an offset is local time in `tz`.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
@@ -164,13 +165,6 @@ def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return None, moment.astimezone(dt.timezone.utc)
-
-
-def end_of_day(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    """The last moment of `day` in `tz`, in UTC (DST-safe: the next local midnight minus 1 µs)."""
-    next_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    utc = next_midnight.astimezone(dt.timezone.utc)
-    return utc - dt.timedelta(microseconds=1)
 
 
 def format_due(due_date: dt.date | None, due_at: dt.datetime | None) -> str | None:

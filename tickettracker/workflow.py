@@ -20,7 +20,7 @@ STATUSES: dict[str, Status] = {
     for s in (
         Status("open", "Open", "○"),
         Status("in_progress", "In Progress", "▶"),
-        Status("on_hold", "On Hold", "⏸"),
+        Status("on_hold", "On Hold", "‖"),
         Status("resolved", "Resolved", "✓"),
         Status("closed", "Closed", "■", terminal=True),
         Status("cancelled", "Cancelled", "✕", terminal=True),
