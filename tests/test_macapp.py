@@ -216,3 +216,32 @@ def test_script_writes_just_the_icns(tmp_path: Path) -> None:
     data = (tmp_path / "TicketTracker.icns").read_bytes()
     assert data == macapp.app_icns()
     assert Image.open(io.BytesIO(data)).size == (1024, 1024)
+
+
+def test_install_desktop_on_macos_builds_the_app_in_the_users_applications(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tickettracker.cli import main
+
+    command = fake_command(tmp_path / "venv" / "bin")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "executable", str(command.parent / "python"))
+    assert main(["install-desktop"]) == 0
+    app = tmp_path / "home" / "Applications" / "TicketTracker.app"
+    assert capsys.readouterr().out.startswith(f"Built {app}: it starts {command}.")
+    assert read_plist(app)["TicketTrackerCommand"] == str(command)
+
+    assert main(["uninstall-desktop"]) == 0
+    assert capsys.readouterr().out == f"Removed {app}.\n"
+    assert list((tmp_path / "home" / "Applications").iterdir()) == []
+
+
+def test_install_desktop_on_windows_says_it_is_not_supported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tickettracker.cli import main
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert main(["install-desktop"]) == 2
+    assert "does not support Windows yet" in capsys.readouterr().err
