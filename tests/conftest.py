@@ -101,9 +101,9 @@ class LiveServer:
             return exc.code, json.loads(exc.read() or b"null")
 
     def stop(self) -> None:
-        self.server.task_dispatcher.shutdown(timeout=5)
-        self.server.close()
-        self.thread.join(timeout=5)
+        from tickettracker.launcher import stop_server
+
+        stop_server(self.server, self.thread)
         self.app.extensions["tickettracker"].engine.dispose()
 
 

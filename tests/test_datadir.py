@@ -118,3 +118,35 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
     lock = InstanceLock(tmp_path)
     assert lock.acquire()
     lock.release()
+
+
+def test_launch_waits_for_a_folder_that_is_shutting_down(tmp_path):
+    import threading
+
+    from tickettracker.launcher import _acquire
+
+    ensure_data_dir(tmp_path)
+    stopping = InstanceLock(tmp_path)
+    assert stopping.acquire()  # holds the lock but publishes no URL, as while stopping
+    released = threading.Event()
+
+    def finish_stopping() -> None:
+        released.wait(10)
+        stopping.release()
+
+    threading.Thread(target=finish_stopping).start()
+    waiting = InstanceLock(tmp_path)
+    threading.Timer(0.3, released.set).start()
+    assert _acquire(waiting, patience=20)
+    waiting.release()
+
+
+def test_launch_does_not_wait_for_a_running_app(tmp_path):
+    from tickettracker.launcher import _acquire
+
+    ensure_data_dir(tmp_path)
+    running = InstanceLock(tmp_path)
+    assert running.acquire()
+    running.publish("http://127.0.0.1:5")
+    assert not _acquire(InstanceLock(tmp_path), patience=20)
+    running.release()

@@ -131,11 +131,15 @@ class InstanceLock:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def unpublish(self) -> None:
+        """Stop pointing later launches here (the app is shutting down)."""
+        self.info_path.unlink(missing_ok=True)
+
     def release(self) -> None:
         if self._fh is None:
             return
         try:
-            self.info_path.unlink(missing_ok=True)
+            self.unpublish()
         finally:
             _unlock_file(self._fh)
             self._fh.close()

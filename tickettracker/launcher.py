@@ -100,13 +100,27 @@ class _Stopper:
                 self.close_window()
 
 
+def _acquire(lock: InstanceLock, patience: float = 15.0) -> bool:
+    """Take the folder's lock; while its holder is starting or stopping (it has not published
+    a URL), wait for it a little rather than turning the user away."""
+    deadline = time.monotonic() + patience
+    while not lock.acquire():
+        if lock.running_url() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def run(options: LaunchOptions) -> int:
     data_dir = ensure_data_dir(options.data_dir)
     lock = InstanceLock(data_dir)
-    if not lock.acquire():
+    if not _acquire(lock):
         running = lock.running_url()
         if running is None:
-            say(f"TicketTracker is starting on {data_dir} in another process; try again shortly.")
+            say(
+                f"Another TicketTracker is still starting or stopping on {data_dir}; "
+                "try again in a moment."
+            )
             return 1
         url = f"{running}/?token={load_or_create_token(data_dir)}"
         say(f"TicketTracker is already running at {url}")
@@ -172,9 +186,21 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
             say(f"TicketTracker is running at {url}")
         stopper.stop.wait()
     finally:
-        # Let requests in flight finish before the sockets and the wake-up pipe close.
-        server.task_dispatcher.shutdown(timeout=5)
-        server.close()
-        thread.join(timeout=5)
+        lock.unpublish()  # a launch from now on waits for the lock instead of joining us
+        stop_server(server, thread)
         st.engine.dispose()
     return 0
+
+
+def stop_server(server, thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Stop a waitress server running in `thread`, promptly.
+
+    Requests in flight finish first; then the listener, the wake-up pipe and every idle
+    keep-alive connection (a window holds one open) are closed, so the server loop ends within
+    one poll interval instead of waiting for those connections to time out.
+    """
+    from waitress import wasyncore
+
+    server.task_dispatcher.shutdown(timeout=timeout)
+    wasyncore.close_all(server._map, ignore_all=True)
+    thread.join(timeout=timeout)
