@@ -163,6 +163,7 @@ def test_last_word_is_a_prefix_while_typed(db):
     assert found(db, "prin") == {3}
     assert found(db, "pap") == {3, 4}
     assert found(db, "ke") == {1}  # keyboard
+    assert found(db, "k") == set()  # a single letter is a word, not a prefix of all k-words
     assert found(db, "prin ") == set()  # a space says the word is finished
     assert found(db, "prin jam") == set()  # only the word being typed is a prefix
     assert found(db, "jam prin") == {3}

@@ -1,44 +1,328 @@
-"""Full-text index and the ticket list query. (Minimal first version.)"""
+"""The ticket list: full-text index, filters, sorts, pages and the dashboard counts (issue 5).
+
+Every write calls ``reindex_ticket`` inside its own transaction, so the FTS5 index is never
+stale. Every list query is built so that its cost grows with the page size and the number
+of matches, not with the backlog: each sort walks an index in order (see ``_ORDERS``), and
+the counts come from covering indexes. SQL text lives here and in db.py only.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    column,
+    func,
+    intersect,
+    literal,
+    literal_column,
+    not_,
+    select,
+    table,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Ticket
-from .workflow import ACTIVE_STATUSES
+from .config import priority_keys, priority_target_hours
+from .errors import ValidationError
+from .models import Tag, Ticket, ticket_tags
+from .searchtext import FTS_TOKENIZER, and_all, column_filter, index_text, parse_query, phrase
+from .workflow import ACTIVE_STATUSES, STATUS_KEYS
+
+# --- the index --------------------------------------------------------------------------
+
+FTS_COLUMNS = (
+    "title",
+    "description",
+    "notes",
+    "requester",
+    "watchers",
+    "tags",
+    "updates",
+    "attachments",
+)
+# bm25 weights, column by column: a word in the title or tags says more than one in a note.
+FTS_WEIGHTS = (8.0, 2.0, 1.5, 3.0, 2.0, 4.0, 1.0, 2.0)
+
+# Indexes the list queries walk. Kept here, next to the queries that need them.
+LIST_INDEXES = (
+    # Dashboard counts and status filters by due date: overdue, due today, due this week.
+    "CREATE INDEX IF NOT EXISTS ix_tickets_status_due ON tickets(status, due_at, id)",
+    # Priority sort: one group per priority, each in id order.
+    "CREATE INDEX IF NOT EXISTS ix_tickets_priority ON tickets(priority, id)",
+    # Urgency sort, tickets without a due date: per status and priority, in the order of the
+    # SLA clock start (created plus time on hold). The expression must match _CLOCK_START.
+    # Its leading columns also serve the counts per priority and per urgency tier.
+    # (A partial index WHERE due_at IS NULL would be smaller, but SQLite's planner then
+    # prefers ix_tickets_status_due and a sort, 50 times slower at 20,000 tickets.)
+    "CREATE INDEX IF NOT EXISTS ix_tickets_sla_clock ON tickets(status, priority, due_at, "
+    "julianday(created_at) + hold_seconds / 86400.0, id)",
+    # The same for tickets on hold, whose clock stands still: urgency is fixed by how long
+    # it ran before the hold. The expression must match _HOLD_CLOCK.
+    "CREATE INDEX IF NOT EXISTS ix_tickets_hold_clock ON tickets(status, priority, due_at, "
+    "julianday(created_at) + hold_seconds / 86400.0 - julianday(hold_since), id) "
+    "WHERE status = 'on_hold'",
+    # The ticket page loads each log entry's links and files by update id.
+    "CREATE INDEX IF NOT EXISTS ix_links_update ON links(update_id)",
+    "CREATE INDEX IF NOT EXISTS ix_attachments_update ON attachments(update_id)",
+)
+# How many tickets there are per status, priority and with/without a due date, kept by
+# triggers in the writer's transaction: the default list's total and the dashboard's status
+# counts read a few dozen rows instead of counting the backlog.
+COUNTS_DDL = (
+    "CREATE TABLE ticket_counts (status TEXT NOT NULL, priority TEXT NOT NULL, "
+    "has_due INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (status, priority, has_due)) "
+    "WITHOUT ROWID",
+    "INSERT INTO ticket_counts SELECT status, priority, due_at IS NOT NULL, count(*) "
+    "FROM tickets GROUP BY 1, 2, 3",
+    "CREATE TRIGGER ticket_counts_insert AFTER INSERT ON tickets BEGIN "
+    "INSERT INTO ticket_counts VALUES (new.status, new.priority, new.due_at IS NOT NULL, 1) "
+    "ON CONFLICT DO UPDATE SET n = n + 1; END",
+    "CREATE TRIGGER ticket_counts_delete AFTER DELETE ON tickets BEGIN "
+    "UPDATE ticket_counts SET n = n - 1 WHERE status = old.status "
+    "AND priority = old.priority AND has_due = (old.due_at IS NOT NULL); END",
+    "CREATE TRIGGER ticket_counts_update AFTER UPDATE OF status, priority, due_at ON tickets "
+    "WHEN old.status IS NOT new.status OR old.priority IS NOT new.priority "
+    "OR (old.due_at IS NULL) != (new.due_at IS NULL) BEGIN "
+    "UPDATE ticket_counts SET n = n - 1 WHERE status = old.status "
+    "AND priority = old.priority AND has_due = (old.due_at IS NOT NULL); "
+    "INSERT INTO ticket_counts VALUES (new.status, new.priority, new.due_at IS NOT NULL, 1) "
+    "ON CONFLICT DO UPDATE SET n = n + 1; END",
+)
+_COUNTS_SQL = "SELECT status, priority, has_due, n FROM ticket_counts WHERE n > 0"
+_FTS = table("ticket_fts", column("rowid"), column("rank"))
+_CLOCK_START = literal_column("julianday(tickets.created_at) + tickets.hold_seconds / 86400.0")
+_HOLD_CLOCK = literal_column(
+    "julianday(tickets.created_at) + tickets.hold_seconds / 86400.0 - julianday(tickets.hold_since)"
+)
+_PRIORITIES_SQL = "SELECT DISTINCT priority FROM ticket_counts WHERE n > 0"
+
+
+def _fts_exists(conn: Connection) -> list[str] | None:
+    rows = conn.exec_driver_sql("PRAGMA table_info(ticket_fts)").fetchall()
+    return [row[1] for row in rows] or None
 
 
 def create_index(conn: Connection) -> None:
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_fts USING fts5("
-        "title, body, tokenize='unicode61 remove_diacritics 2')"
+    """Create the full-text table and list indexes (rebuilding an index of an older layout)."""
+    columns = _fts_exists(conn)
+    rebuild = columns is not None and tuple(columns) != FTS_COLUMNS
+    if rebuild:
+        conn.exec_driver_sql("DROP TABLE ticket_fts")
+    if columns is None or rebuild:
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE ticket_fts USING fts5({', '.join(FTS_COLUMNS)}, "
+            f"tokenize=\"{FTS_TOKENIZER}\", prefix='2 3')"
+        )
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        conn.exec_driver_sql(
+            f"INSERT INTO ticket_fts(ticket_fts, rank) VALUES ('rank', 'bm25({weights})')"
+        )
+    for statement in LIST_INDEXES:
+        conn.exec_driver_sql(statement)
+    has_counts = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_counts'"
+    ).first()
+    if not has_counts:
+        for statement in COUNTS_DDL:
+            conn.exec_driver_sql(statement)
+    if rebuild:
+        rebuild_index(conn)
+
+
+def _row_values(
+    title: str,
+    description: str,
+    notes: str,
+    requester: str,
+    watchers: Iterable[str],
+    tags: Iterable[str],
+    updates: Iterable[str],
+    attachments: Iterable[str],
+) -> tuple[str, ...]:
+    parts = (
+        title,
+        description,
+        notes,
+        requester,
+        "\n".join(watchers),
+        "\n".join(tags),
+        "\n".join(updates),
+        "\n".join(attachments),
     )
+    return tuple(index_text(p or "") for p in parts)
+
+
+_INSERT_ROW = (
+    f"INSERT INTO ticket_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
+)
 
 
 def reindex_ticket(session: Session, ticket: Ticket) -> None:
     """Rewrite the ticket's row in the index, inside the caller's transaction."""
-    body = "\n".join(
-        [ticket.description, ticket.notes, ticket.requester]
-        + ticket.watcher_names
-        + ticket.tag_names
-        + [u.body for u in ticket.updates]
+    values = _row_values(
+        ticket.title,
+        ticket.description,
+        "\n".join(filter(None, [ticket.notes, ticket.hold_reason])),
+        ticket.requester,
+        ticket.watcher_names,
+        ticket.tag_names,
+        (u.body for u in ticket.updates if u.body),
+        (a.filename for a in ticket.attachments if a.removed_at is None),
     )
-    session.execute(text("DELETE FROM ticket_fts WHERE rowid = :id"), {"id": ticket.id})
-    session.execute(
-        text("INSERT INTO ticket_fts(rowid, title, body) VALUES (:id, :title, :body)"),
-        {"id": ticket.id, "title": ticket.title, "body": body},
-    )
+    conn = session.connection()
+    conn.exec_driver_sql("DELETE FROM ticket_fts WHERE rowid = ?", (ticket.id,))
+    conn.exec_driver_sql(_INSERT_ROW, (ticket.id, *values))
+
+
+def rebuild_index(conn: Connection, batch: int = 2000) -> int:
+    """Rebuild the whole index from the tickets (after a bulk import); returns the count."""
+    conn.exec_driver_sql("DELETE FROM ticket_fts")
+    sql = """
+        SELECT t.id, t.title, t.description, t.notes, t.hold_reason, t.requester,
+          (SELECT group_concat(name, char(10)) FROM watchers WHERE ticket_id = t.id),
+          (SELECT group_concat(g.name, char(10)) FROM ticket_tags tt JOIN tags g
+             ON g.id = tt.tag_id WHERE tt.ticket_id = t.id),
+          (SELECT group_concat(body, char(10)) FROM updates WHERE ticket_id = t.id
+             AND body != ''),
+          (SELECT group_concat(filename, char(10)) FROM attachments WHERE ticket_id = t.id
+             AND removed_at IS NULL)
+        FROM tickets t WHERE t.id > ? ORDER BY t.id LIMIT ?"""
+    last, count = 0, 0
+    while True:
+        rows = conn.exec_driver_sql(sql, (last, batch)).fetchall()
+        if not rows:
+            break
+        out = []
+        for tid, title, desc, notes, hold, req, watchers, tags, updates, files in rows:
+            out.append(
+                (
+                    tid,
+                    *_row_values(
+                        title,
+                        desc,
+                        "\n".join(filter(None, [notes, hold])),
+                        req,
+                        [watchers or ""],
+                        [tags or ""],
+                        [updates or ""],
+                        [files or ""],
+                    ),
+                )
+            )
+        conn.exec_driver_sql(_INSERT_ROW, out)  # executemany
+        last, count = rows[-1][0], count + len(rows)
+    conn.exec_driver_sql("INSERT INTO ticket_fts(ticket_fts) VALUES ('optimize')")
+    return count
+
+
+# --- what the user asks for ---------------------------------------------------------------
+
+SORTS = ("relevance", "urgency", "due", "priority", "updated", "created")
+DEFAULT_ORDER = {
+    "relevance": "desc",  # best match first
+    "urgency": "desc",  # most urgent first
+    "due": "asc",  # soonest first
+    "priority": "asc",  # config order: urgent first
+    "updated": "desc",  # most recent first
+    "created": "desc",
+}
+DEFAULT_SORT = "updated"
+DUE_FILTERS = ("overdue", "today", "week", "none")
+# Statuses in which a ticket still owes work: due-date filters and counts look at these only
+# (a resolved ticket with a past due date is not overdue).
+OWED_STATUSES = ("open", "in_progress", "on_hold")
+# Statuses with an SLA urgency (sla.py): resolved, closed and cancelled are not urgent.
+URGENT_STATUSES = ("open", "in_progress", "on_hold")
+# Relevance ranking costs time for every match; past this many, rank by recency instead.
+RANK_LIMIT = 10_000
+MAX_PER_PAGE = 500
 
 
 @dataclass
 class TicketQuery:
+    """A list request: the search box plus the filter and sort controls (URL parameters)."""
+
     q: str = ""
-    statuses: list[str] = field(default_factory=lambda: list(ACTIVE_STATUSES))
+    statuses: list[str] = field(default_factory=list)  # empty: not closed or cancelled
+    priorities: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    tag_mode: str = "any"  # any | all
+    requester: str = ""
+    watcher: str = ""
+    due: str = ""  # overdue | today | week | none | a number of days
+    sort: str = ""  # empty: relevance when searching, else DEFAULT_SORT
+    order: str = ""  # empty: the sort's natural order
     page: int = 1
     per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: Any, *, per_page: int = 50) -> TicketQuery:
+        """Read URL parameters (a Werkzeug MultiDict); raise ValidationError naming the bad one."""
+
+        def one(name: str) -> str:
+            return (args.get(name) or "").strip()
+
+        def number(name: str, default: int) -> int:
+            raw = one(name)
+            if not raw:
+                return default
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValidationError(f"{name} must be a whole number of 1 or more.", name)
+            return int(raw)
+
+        statuses = [s.strip() for v in args.getlist("status") for s in v.split(",") if s.strip()]
+        priorities = [p.strip() for v in args.getlist("priority") for p in v.split(",")]
+        query = cls(
+            q=args.get("q") or "",
+            statuses=statuses,
+            priorities=[p for p in priorities if p],
+            tags=[t.strip() for v in args.getlist("tag") for t in v.split(",") if t.strip()],
+            tag_mode=one("tag_mode").lower() or "any",
+            requester=one("requester"),
+            watcher=one("watcher"),
+            due=one("due").lower(),
+            sort=one("sort").lower(),
+            order=one("order").lower(),
+            page=number("page", 1),
+            per_page=number("per_page", per_page),
+        )
+        query.check()
+        return query
+
+    def check(self) -> None:
+        """Raise ValidationError for a parameter value the list does not understand."""
+        for status in self.statuses:
+            if status not in STATUS_KEYS and status != "all":
+                raise ValidationError(
+                    f"Unknown status {status!r}. Use one of: {', '.join(STATUS_KEYS)} or all.",
+                    "status",
+                )
+        if self.tag_mode not in ("any", "all"):
+            raise ValidationError("tag_mode must be any or all.", "tag_mode")
+        if self.due and self.due not in DUE_FILTERS and not _days(self.due):
+            raise ValidationError(
+                "due must be overdue, today, week, none or a number of days such as 3.", "due"
+            )
+        if self.sort and self.sort not in SORTS:
+            raise ValidationError(f"sort must be one of: {', '.join(SORTS)}.", "sort")
+        if self.order and self.order not in ("asc", "desc"):
+            raise ValidationError("order must be asc or desc.", "order")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise ValidationError(f"per_page must be between 1 and {MAX_PER_PAGE}.", "per_page")
+
+
+def _days(value: str) -> int | None:
+    value = value[:-1] if value.endswith("d") else value
+    return int(value) if value.isdigit() and 0 < int(value) <= 3660 else None
 
 
 @dataclass
@@ -47,23 +331,504 @@ class TicketPage:
     total: int
     page: int
     per_page: int
+    sort: str = DEFAULT_SORT
+    order: str = "desc"
+    text: str = ""  # the free text searched for
+    problems: list[str] = field(default_factory=list)  # qualifiers we could not use
+    notice: str = ""  # e.g. why results are not ranked by relevance
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
 
 
-def list_tickets(session: Session, query: TicketQuery) -> TicketPage:
-    stmt = select(Ticket)
-    if query.statuses:
-        stmt = stmt.where(Ticket.status.in_(query.statuses))
-    if query.q.strip():
-        words = " ".join('"' + w.replace('"', '""') + '"*' for w in query.q.split())
-        ids = (
-            select(text("rowid")).select_from(text("ticket_fts")).where(text("ticket_fts MATCH :m"))
+# --- filters ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Spec:
+    """The query resolved against the configuration: what every SQL statement filters on."""
+
+    conditions: list[ColumnElement[bool]]
+    match: str | None  # FTS5 expression (free text, requester, watcher) or None
+    has_text: bool
+    sort: str
+    descending: bool
+    problems: list[str]
+    statuses: frozenset[str] = frozenset(STATUS_KEYS)
+    priorities: frozenset[str] | None = None  # None: any
+    # Only status and priority filters: counts come from ticket_counts, not the tickets.
+    simple: bool = False
+    fts_condition: ColumnElement[bool] | None = None  # also in `conditions`
+
+
+def _julian(moment: dt.datetime) -> float:
+    return moment.timestamp() / 86400.0 + 2440587.5
+
+
+def _local_midnight(now: dt.datetime, tz: dt.tzinfo, days: int = 0) -> dt.datetime:
+    day = now.astimezone(tz).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.timezone.utc)
+
+
+def due_condition(due: str, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bool]:
+    """The SQL condition for a due filter (see DUE_FILTERS; digits mean within N days)."""
+    if due == "none":
+        return Ticket.due_at.is_(None)
+    owed = Ticket.status.in_(OWED_STATUSES)
+    if due == "overdue":
+        return and_(owed, Ticket.due_at < now)
+    if due == "today":
+        end = _local_midnight(now, tz, 1)
+    elif due == "week":
+        end = _local_midnight(now, tz, 7)  # today and the six days after it
+    else:  # within N days: up to the end of the local day N days from today
+        end = _local_midnight(now, tz, (_days(due) or 0) + 1)
+    return and_(owed, Ticket.due_at >= now, Ticket.due_at < end)
+
+
+def _tags_condition(groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
+    """The ticket carries a tag of every group (any within a group; names ignore case).
+
+    The groups are intersected on the (tag, ticket) index before any ticket row is read:
+    three times faster than one IN per group at 100,000 tickets.
+    """
+    selects = [
+        select(ticket_tags.c.ticket_id).where(
+            ticket_tags.c.tag_id.in_(select(Tag.id).where(Tag.name.in_(list(names))))
         )
-        stmt = stmt.where(Ticket.id.in_(ids)).params(m=words)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    items = session.scalars(
-        stmt.options(selectinload(Ticket.tags))
-        .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    ).all()
-    return TicketPage(list(items), total, query.page, query.per_page)
+        for names in groups
+    ]
+    return Ticket.id.in_(selects[0] if len(selects) == 1 else intersect(*selects))
+
+
+def _name_match(column: str, value: str) -> str | None:
+    expr = phrase(value, prefix=True)
+    return column_filter(column, expr) if expr else None
+
+
+def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) -> _Spec:
+    parsed = parse_query(query.q)
+    problems = list(parsed.problems)
+    keys = priority_keys(config)
+
+    statuses = None
+    if query.statuses:
+        statuses = set(STATUS_KEYS) if "all" in query.statuses else set(query.statuses)
+    typed = set()
+    for status in parsed.statuses:
+        if status in ("all", "any"):
+            typed |= set(STATUS_KEYS)
+        elif status in STATUS_KEYS:
+            typed.add(status)
+        else:
+            problems.append(
+                f"There is no status {status!r}; use one of {', '.join(STATUS_KEYS)}, or all."
+            )
+    if typed:
+        statuses = typed if statuses is None else statuses & typed
+    if statuses is None:
+        statuses = set(ACTIVE_STATUSES)
+
+    conditions: list[ColumnElement[bool]] = []
+    if statuses != set(STATUS_KEYS):
+        conditions.append(Ticket.status.in_(sorted(statuses, key=STATUS_KEYS.index)))
+
+    for prio in parsed.priorities:
+        if prio not in keys:
+            problems.append(f"There is no priority {prio!r}; use one of {', '.join(keys)}.")
+    priorities: frozenset[str] | None = None
+    for group in (query.priorities, [p for p in parsed.priorities if p in keys]):
+        if group:
+            conditions.append(Ticket.priority.in_(group))
+            priorities = frozenset(group) if priorities is None else priorities & set(group)
+    simple_count = len(conditions)
+
+    groups = [[tag] for tag in query.tags] if query.tag_mode == "all" else [query.tags]
+    groups += [list(group) for group in parsed.tags]
+    if any(groups):
+        conditions.append(_tags_condition([g for g in groups if g]))
+
+    for due in filter(None, [query.due, parsed.due]):
+        conditions.append(due_condition(due, now, tz))
+
+    matches = [parsed.match] if parsed.match else []
+    for fts_column, label, values in (
+        ("requester", "requester", [query.requester, *parsed.requesters]),
+        ("watchers", "watcher", [query.watcher, *parsed.watchers]),
+    ):
+        for value in filter(None, values):
+            expr = _name_match(fts_column, value)
+            if expr is None:
+                problems.append(f"The {label} {value!r} has no letters or digits to look for.")
+            else:
+                matches.append(expr)
+    match = and_all(matches)
+    fts_condition = None
+    if match:
+        fts_condition = Ticket.id.in_(
+            select(_FTS.c.rowid).where(
+                text("ticket_fts MATCH :fts_match").bindparams(fts_match=match)
+            )
+        )
+        conditions.append(fts_condition)
+
+    sort = parsed.sort or query.sort
+    if sort and sort not in SORTS:
+        problems.append(f"There is no sort {sort!r}; use one of {', '.join(SORTS)}.")
+        sort = query.sort if query.sort in SORTS else ""
+    has_text = parsed.match is not None
+    if not sort or (sort == "relevance" and not has_text):
+        sort = "relevance" if has_text else DEFAULT_SORT
+    order = parsed.order or query.order
+    if order not in ("asc", "desc"):
+        if order:
+            problems.append(f"order must be asc or desc, not {order!r}.")
+        order = DEFAULT_ORDER[sort]
+    return _Spec(
+        conditions,
+        match,
+        has_text,
+        sort,
+        order == "desc",
+        problems,
+        frozenset(statuses),
+        priorities,
+        simple=len(conditions) == simple_count,
+        fts_condition=fts_condition,
+    )
+
+
+# --- sorting: each order is a sequence of groups, each group walks one index ------------------
+
+
+@dataclass
+class _Group:
+    """Tickets meeting `where`, in the order of `keys` (the last key is always the id)."""
+
+    where: ColumnElement[bool] | None
+    keys: list[Any]
+    descending: bool
+    # The same condition on a row of ticket_counts: (status, priority, has a due date).
+    test: Callable[[str, str, bool], bool] = lambda status, priority, has_due: True
+
+
+def _groups(spec: _Spec, config: dict) -> list[_Group]:
+    desc = spec.descending
+    if spec.sort in ("updated", "created"):
+        column = Ticket.updated_at if spec.sort == "updated" else Ticket.created_at
+        return [_Group(None, [column, Ticket.id], desc)]
+    if spec.sort == "due":
+        # No due date last, whichever the direction.
+        return [
+            _Group(Ticket.due_at.is_not(None), [Ticket.due_at, Ticket.id], desc, lambda s, p, d: d),
+            _Group(Ticket.due_at.is_(None), [Ticket.id], desc, lambda s, p, d: not d),
+        ]
+    if spec.sort == "priority":
+        keys = priority_keys(config)
+        ordered = list(reversed(keys)) if desc else keys
+        groups = [
+            _Group(Ticket.priority == key, [Ticket.id], desc, lambda s, p, d, k=key: p == k)
+            for key in ordered
+        ]
+        # A priority no longer in the configuration sorts last (issue 4).
+        unknown = _Group(
+            Ticket.priority.not_in(keys), [Ticket.id], desc, lambda s, p, d: p not in keys
+        )
+        return [*groups, unknown]
+    raise AssertionError(spec.sort)
+
+
+def _apply_order(stmt, keys: list[Any], descending: bool):
+    return stmt.order_by(*[k.desc() if descending else k.asc() for k in keys])
+
+
+def _group_counts(session: Session, spec: _Spec, groups: list[_Group]) -> list[int]:
+    """How many tickets fall in each of the disjoint, exhaustive groups.
+
+    Filtered by status and priority only (the default list): from ticket_counts, a few
+    dozen rows kept by triggers, whatever the backlog. Otherwise one count per group, each
+    a range of a covering index; the last group is what is left. (A single GROUP BY over a
+    CASE expression reads the same rows but is many times slower.)
+    """
+    if spec.simple:
+        counts = [0] * len(groups)
+        for status, priority, has_due, n in session.execute(text(_COUNTS_SQL)):
+            if status not in spec.statuses:
+                continue
+            if spec.priorities is not None and priority not in spec.priorities:
+                continue
+            for i, group in enumerate(groups):
+                if group.test(status, priority, bool(has_due)):
+                    counts[i] += n
+                    break
+        return counts
+    wheres = [g.where for g in groups]
+
+    def count(*where: Any) -> int:
+        stmt = select(func.count()).select_from(Ticket).where(*spec.conditions, *where)
+        return session.scalar(stmt) or 0
+
+    total = count()
+    counts = [count(where) for where in wheres[:-1]] if total else [0] * (len(wheres) - 1)
+    return [*counts, total - sum(counts)]
+
+
+def _walk_groups(
+    session: Session, spec: _Spec, groups: list[_Group], offset: int, limit: int
+) -> tuple[list[int], int]:
+    counts = _group_counts(session, spec, groups)
+    ids: list[int] = []
+    start = 0
+    for group, count in zip(groups, counts, strict=True):
+        if len(ids) >= limit:
+            break
+        end = start + count
+        if count and offset < end:
+            skip = max(0, offset - start)
+            stmt = select(Ticket.id).where(*spec.conditions)
+            if group.where is not None:
+                stmt = stmt.where(group.where)
+            stmt = _apply_order(stmt, group.keys, group.descending)
+            stmt = stmt.limit(limit - len(ids)).offset(skip)
+            ids.extend(session.scalars(stmt))
+        start = end
+    return ids, sum(counts)
+
+
+def _urgency_page(
+    session: Session, spec: _Spec, config: dict, now: dt.datetime, offset: int, limit: int
+) -> tuple[list[int], int]:
+    """SLA urgency order (as sla.py computes it) without computing it for the whole backlog.
+
+    Urgency is the share of the SLA used up: with a due date, 1 - (due - now) / window;
+    without one, the SLA clock's age over the priority's target (an unknown priority gets
+    the default's target). The clock starts at creation and, with `pause_on_hold`, stops
+    while the ticket is on hold. Resolved, closed and cancelled tickets are not urgent and
+    follow, by id. Sorting uses urgency before it is capped at 1, so the most overdue come
+    first, and breaks ties by id.
+
+    Within each class (status, and due date or priority) urgency falls as the due date or
+    the clock start grows, so each class is walked in index order, LIMIT page end, all in
+    one UNION ALL statement, and the walks are merged here.
+    """
+    desc = spec.descending
+    urgent = Ticket.status.in_(URGENT_STATUSES)
+    tiers = [
+        _Group(urgent, [], desc, lambda s, p, d: s in URGENT_STATUSES),
+        _Group(not_(urgent), [], desc),
+    ]
+    counts = _group_counts(session, spec, tiers)
+    # Most urgent first: the urgent tier, then the rest by id; ascending is the exact reverse.
+    parts = [("urgent", counts[0]), ("rest", counts[1])]
+    if not desc:
+        parts.reverse()
+    ids: list[int] = []
+    start = 0
+    for part, count in parts:
+        if len(ids) >= limit:
+            break
+        end = start + count
+        if count and offset < end:
+            skip = max(0, offset - start)
+            want = limit - len(ids)
+            if part == "rest":
+                stmt = select(Ticket.id).where(*spec.conditions, not_(urgent))
+                stmt = _apply_order(stmt, [Ticket.id], not desc).limit(want).offset(skip)
+                ids.extend(session.scalars(stmt))
+            else:
+                ids.extend(_merge_classes(session, spec, config, now, skip, want, desc))
+        start = end
+    return ids, sum(counts)
+
+
+@dataclass
+class _Class:
+    """Tickets of one status whose urgency is a + b * key, walked in key order."""
+
+    where: list[ColumnElement[bool]]
+    key: Any  # SQL expression: urgency = a + b * key
+    a: float
+    b: float
+    order: Any = None  # what the index holds, in the same order as `key` (default: key)
+
+
+def _urgency_classes(session: Session, config: dict, now: dt.datetime) -> list[_Class]:
+    sla = config["sla"]
+    jnow = _julian(now)
+    window_days = float(sla["due_window_hours"]) / 24.0
+    keys = priority_keys(config)
+    default_target = priority_target_hours(config, config["default_priority"])
+    targets = {key: priority_target_hours(config, key) for key in keys}
+    # Priorities no longer configured still sort, with the default's target (sla.py).
+    for (priority,) in session.execute(text(_PRIORITIES_SQL)):
+        targets.setdefault(priority, default_target)
+    classes = []
+    for status in URGENT_STATUSES:
+        # Due date: urgency = 1 - (due - now) / window.
+        due = func.julianday(Ticket.due_at)
+        where = [Ticket.status == status, Ticket.due_at.is_not(None)]
+        classes.append(
+            _Class(where, due, 1.0 + jnow / window_days, -1.0 / window_days, Ticket.due_at)
+        )
+        # No due date: urgency = (now - clock start) / target.
+        clock, clock_now = _CLOCK_START, jnow
+        if not sla["pause_on_hold"]:
+            clock = func.julianday(Ticket.created_at)  # no index: only with the switch off
+        elif status == "on_hold":
+            # The clock stands still: urgency = (hold start - clock start) / target.
+            clock, clock_now = _HOLD_CLOCK, 0.0
+        for priority, target_hours in targets.items():
+            target_days = target_hours / 24.0
+            where = [
+                Ticket.status == status,
+                Ticket.due_at.is_(None),
+                Ticket.priority == priority,
+            ]
+            classes.append(_Class(where, clock, clock_now / target_days, -1.0 / target_days))
+    return classes
+
+
+def _merge_classes(
+    session: Session,
+    spec: _Spec,
+    config: dict,
+    now: dt.datetime,
+    skip: int,
+    want: int,
+    desc: bool,
+) -> list[int]:
+    need = skip + want
+    classes = _urgency_classes(session, config, now)
+    arms = []
+    for index, cls in enumerate(classes):
+        # Each arm walks an index with equality on its leading columns: no sorting.
+        arm = select(literal(index).label("c"), Ticket.id.label("i"), cls.key.label("k")).where(
+            *spec.conditions, *cls.where
+        )
+        order = cls.order if cls.order is not None else cls.key
+        arm = _apply_order(arm, [order, Ticket.id], not desc).limit(need)
+        arms.append(select(arm.subquery()))
+    walks: list[list[tuple[float, int]]] = [[] for _ in classes]
+    for index, ticket_id, key in session.execute(union_all(*arms)):
+        cls = classes[index]
+        urgency = cls.a + cls.b * key if key is not None else 0.0
+        walks[index].append((urgency, ticket_id))
+    if desc:  # urgency high to low, ties by id ascending
+        merged = heapq.merge(*walks, key=lambda item: (-item[0], item[1]))
+    else:
+        merged = heapq.merge(*walks, key=lambda item: (item[0], -item[1]))
+    return [tid for _, tid in list(merged)[skip:need]]
+
+
+def _relevance_page(
+    session: Session, spec: _Spec, offset: int, limit: int
+) -> tuple[list[int], int, str]:
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*spec.conditions)) or 0
+    if total > RANK_LIMIT:
+        notice = (
+            f"{total:,} tickets match: too many to rank by relevance, so the most recently "
+            "updated come first. Add words or filters to narrow the search."
+        )
+        fallback = _Spec(spec.conditions, spec.match, True, "updated", True, spec.problems)
+        ids, total = _walk_groups(session, fallback, _groups(fallback, {}), offset, limit)
+        return ids, total, notice
+    # The join does the matching: the same MATCH as an IN list would run the search twice.
+    others = [c for c in spec.conditions if c is not spec.fts_condition]
+    stmt = (
+        select(Ticket.id)
+        .join(_FTS, _FTS.c.rowid == Ticket.id)
+        .where(*others)
+        .where(text("ticket_fts MATCH :rank_match").bindparams(rank_match=spec.match))
+    )
+    # bm25 is lower for better matches.
+    rank = _FTS.c.rank
+    order = [rank.desc(), Ticket.id.desc()] if not spec.descending else [rank, Ticket.id]
+    stmt = stmt.order_by(*order).limit(limit).offset(offset)
+    return list(session.scalars(stmt)), total, ""
+
+
+def list_tickets(
+    session: Session,
+    query: TicketQuery,
+    *,
+    config: dict,
+    now: dt.datetime | None = None,
+    tz: dt.tzinfo | None = None,
+    full: bool = True,
+) -> TicketPage:
+    """One page of the ticket list for `query`, with the total and anything to tell the user.
+
+    `full` loads what the API shows of each ticket; the list page needs less."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tz = tz or now.astimezone().tzinfo or dt.timezone.utc
+    query.check()
+    spec = _resolve(query, config, now, tz)
+    offset = (query.page - 1) * query.per_page
+    notice = ""
+    sort = spec.sort
+    if spec.sort == "relevance":
+        ids, total, notice = _relevance_page(session, spec, offset, query.per_page)
+        if notice:
+            sort = "updated"
+    elif spec.sort == "urgency":
+        ids, total = _urgency_page(session, spec, config, now, offset, query.per_page)
+    else:
+        ids, total = _walk_groups(session, spec, _groups(spec, config), offset, query.per_page)
+    return TicketPage(
+        items=load_tickets(session, ids, full=full),
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+        sort=sort,
+        order="desc" if spec.descending else "asc",
+        text=parse_query(query.q).text,
+        problems=spec.problems,
+        notice=notice,
+    )
+
+
+def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list[Ticket]:
+    """The tickets with these ids, in this order: with everything the API shows (`full`),
+    or only what a row of the list page shows."""
+    if not ids:
+        return []
+    options = [selectinload(Ticket.tags)]
+    if full:
+        options += [
+            selectinload(Ticket.watchers),
+            selectinload(Ticket.links),
+            selectinload(Ticket.attachments),
+        ]
+    rows = session.scalars(select(Ticket).where(Ticket.id.in_(ids)).options(*options)).all()
+    by_id = {t.id: t for t in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+# --- the dashboard strip ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardCount:
+    key: str
+    label: str
+    count: int
+    params: dict[str, str]  # the list filter this count links to
+
+
+def dashboard(
+    session: Session, *, now: dt.datetime | None = None, tz: dt.tzinfo | None = None
+) -> list[DashboardCount]:
+    """Counts of overdue, due today, due this week, on hold and open tickets (whole list)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tz = tz or now.astimezone().tzinfo or dt.timezone.utc
+    out = []
+    for key, label in (("overdue", "Overdue"), ("today", "Due today"), ("week", "Due this week")):
+        stmt = select(func.count()).select_from(Ticket).where(due_condition(key, now, tz))
+        out.append(DashboardCount(key, label, session.scalar(stmt) or 0, {"due": key}))
+    by_status: dict[str, int] = {}
+    for status, _priority, _has_due, n in session.execute(text(_COUNTS_SQL)):
+        by_status[status] = by_status.get(status, 0) + n
+    for status, label in (("on_hold", "On hold"), ("open", "Open")):
+        out.append(DashboardCount(status, label, by_status.get(status, 0), {"status": status}))
+    return out

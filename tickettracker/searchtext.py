@@ -117,26 +117,34 @@ def _is_token_char(char: str) -> bool:
     return category[0] in "LNM" or category in ("Co", "So", "Cn")
 
 
-def _last_token_char(text: str) -> str | None:
-    for char in reversed(text):
-        if _is_token_char(char):
-            return char
-    return None
+def _last_token(text: str) -> str:
+    """The last run of token characters in ``text`` ("" when there is none)."""
+    end = len(text)
+    while end and not _is_token_char(text[end - 1]):
+        end -= 1
+    start = end
+    while start and _is_token_char(text[start - 1]):
+        start -= 1
+    return text[start:end]
 
 
 def phrase(text: str, *, prefix: bool = False) -> str | None:
     """Return an FTS5 phrase matching ``text`` in order, or None when it holds no token.
 
-    ``prefix`` lets the last token match as a prefix (the word being typed). A phrase
-    that ends in a run of unspaced script always gets it: its last token is a single
-    character that must match the pair starting with it (see the module docstring).
+    ``prefix`` lets the last token match as a prefix (the word being typed), once it has
+    two characters: one letter would expand to most of the index and make every
+    keystroke slow. A phrase that ends in a run of unspaced script always gets it: its
+    last token is a single character that must match the pair starting with it (see the
+    module docstring).
     """
     converted = index_text(text).replace('"', " ")
-    last = _last_token_char(converted)
-    if last is None:
+    last = _last_token(converted)
+    if not last:
         return None
-    if _NOSPACE_RE.fullmatch(last):
+    if _NOSPACE_RE.fullmatch(last[-1]):
         prefix = True
+    elif len(last) < 2:
+        prefix = False
     return f'"{converted}"' + (" *" if prefix else "")
 
 

@@ -9,7 +9,6 @@ from flask import Blueprint, jsonify, request, url_for
 from .. import __version__, search, tickets
 from ..errors import ValidationError
 from ..serialise import ticket_to_dict, update_to_dict
-from ..workflow import STATUS_KEYS
 from . import get_session, state
 from .slaview import sla_json
 
@@ -38,29 +37,27 @@ def health():
 
 @bp.get("/tickets")
 def list_tickets():
-    statuses = request.args.getlist("status")
-    bad = [s for s in statuses if s not in STATUS_KEYS]
-    if bad:
-        raise ValidationError(
-            f"Unknown status {bad[0]!r}. Use one of: {', '.join(STATUS_KEYS)}.", "status"
-        )
-    per_page = request.args.get("per_page", 50, type=int) or 50
-    if not 1 <= per_page <= 500:
-        raise ValidationError("per_page must be between 1 and 500.", "per_page")
-    query = search.TicketQuery(
-        q=request.args.get("q", ""),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
-        per_page=per_page,
-    )
-    if statuses:
-        query.statuses = statuses
-    page = search.list_tickets(get_session(), query)
-    return {
+    query = search.TicketQuery.from_args(request.args, per_page=50)
+    page = search.list_tickets(get_session(), query, config=state().config)
+    body: dict[str, Any] = {
         "items": [_ticket_json(t, with_updates=False) for t in page.items],
         "total": page.total,
         "page": page.page,
         "per_page": page.per_page,
+        "sort": page.sort,
+        "order": page.order,
     }
+    if page.problems:
+        body["problems"] = page.problems
+    if page.notice:
+        body["notice"] = page.notice
+    return body
+
+
+@bp.get("/dashboard")
+def dashboard():
+    counts = search.dashboard(get_session())
+    return {"counts": [{"key": c.key, "label": c.label, "count": c.count} for c in counts]}
 
 
 @bp.post("/tickets")

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import search, tickets
 from ..errors import Conflict, ValidationError
-from ..workflow import STATUS_KEYS
+from ..workflow import ACTIVE_STATUSES
 from . import get_session, state
 
 bp = Blueprint("pages", __name__)
@@ -41,16 +41,25 @@ def _hold_reason(form: MultiDict) -> str:
 
 @bp.get("/")
 def index():
-    statuses = [s for s in request.args.getlist("status") if s in STATUS_KEYS]
-    query = search.TicketQuery(
-        q=request.args.get("q", ""),
-        page=max(1, request.args.get("page", 1, type=int) or 1),
-        per_page=state().config["list"]["page_size"],
+    session = get_session()
+    config = state().config
+    try:
+        query = search.TicketQuery.from_args(request.args, per_page=config["list"]["page_size"])
+    except ValidationError as exc:
+        # A hand-edited URL: say what was wrong and show the default list.
+        query, problems = search.TicketQuery(per_page=config["list"]["page_size"]), [exc.message]
+    else:
+        problems = []
+    page = search.list_tickets(session, query, config=config, full=False)
+    page.problems = problems + page.problems
+    return render_template(
+        "list.html",
+        page=page,
+        query=query,
+        dashboard=search.dashboard(session),
+        sorts=search.SORTS,
+        default_statuses=ACTIVE_STATUSES,
     )
-    if statuses:
-        query.statuses = statuses
-    page = search.list_tickets(get_session(), query)
-    return render_template("list.html", page=page, query=query)
 
 
 @bp.get("/tickets/new")
