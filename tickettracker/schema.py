@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine
 
 from . import __version__
 from .datadir import DataDirError
+from .search import DERIVED_TABLES
 
 log = logging.getLogger("tickettracker")
 
@@ -104,9 +105,10 @@ def alembic_config(conn: Connection, location: Path | None = None):
 def comparison_filter(conn: Connection) -> Callable[..., bool]:
     """Alembic's include_object hook: leave out what models.py does not declare on purpose.
 
-    Full-text (virtual) tables and their shadow tables, and the list indexes search.py creates,
-    live outside the models. tests/test_schema.py compares a migrated database with a new one
-    object by object, so these are still checked, only not by autogenerate.
+    Full-text (virtual) tables and their shadow tables, and the list indexes and derived
+    tables search.py creates, live outside the models. tests/test_schema.py compares a
+    migrated database with a new one object by object, so these are still checked, only not
+    by autogenerate.
     """
     virtual = [
         name
@@ -119,6 +121,8 @@ def comparison_filter(conn: Connection) -> Callable[..., bool]:
         if not reflected or compare_to is not None or name is None:
             return True
         if type_ == "table":
+            if name in DERIVED_TABLES:
+                return False
             return not any(name == v or name.startswith(v + "_") for v in virtual)
         return type_ != "index"
 

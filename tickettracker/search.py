@@ -77,6 +77,9 @@ LIST_INDEXES = (
 # How many tickets there are per status, priority and with/without a due date, kept by
 # triggers in the writer's transaction: the default list's total and the dashboard's status
 # counts read a few dozen rows instead of counting the backlog.
+# Tables search.py derives from the tickets and rebuilds itself (not in models.py, so not in
+# the migrations either; see docs/SCHEMA.md).
+DERIVED_TABLES = ("ticket_counts",)
 COUNTS_DDL = (
     "CREATE TABLE ticket_counts (status TEXT NOT NULL, priority TEXT NOT NULL, "
     "has_due INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (status, priority, has_due)) "
@@ -384,7 +387,9 @@ def due_condition(due: str, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bo
         end = _local_midnight(now, tz, 7)  # today and the six days after it
     else:  # within N days: up to the end of the local day N days from today
         end = _local_midnight(now, tz, (_days(due) or 0) + 1)
-    return and_(owed, Ticket.due_at >= now, Ticket.due_at < end)
+    # A day's due date runs out at the next midnight (sla.end_of_day): that instant still
+    # belongs to the day, hence <=.
+    return and_(owed, Ticket.due_at >= now, Ticket.due_at <= end)
 
 
 def _tags_condition(groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
