@@ -28,3 +28,9 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+
+
+class StorageFailed(DomainError):
+    """Bytes could not be written to the data folder (read-only, disk full, ...)."""
+
+    status = 507

@@ -18,6 +18,9 @@ def attachment_to_dict(att: Attachment) -> dict[str, Any]:
         "filename": att.filename,
         "size": att.size,
         "content_type": att.content_type,
+        "sha256": att.sha256,
+        "update_id": att.update_id,
+        "created_at": iso(att.created_at),
     }
 
 

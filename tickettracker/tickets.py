@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from . import search
+from . import attachments, search
 from .config import priority_keys
 from .errors import Conflict, NotFound, ValidationError
 from .fields import (
@@ -294,10 +295,14 @@ def add_note(
     ticket_id: int,
     data: dict[str, Any],
     *,
+    files: Sequence[attachments.IncomingFile] = (),
     now: dt.datetime | None = None,
-    attachments_allowed_empty: bool = False,
 ) -> Update:
-    """Add a note (text and/or links) to a ticket's log."""
+    """Add a note (text, links and/or files) to a ticket's log.
+
+    The files' bytes are made durable before their rows are added, so a row never points at
+    bytes that are not on disk; the caller commits.
+    """
     now = now or utcnow()
     unknown = set(data) - {"body", "links"}
     if unknown:
@@ -306,10 +311,14 @@ def add_note(
     ticket = get_ticket(session, ticket_id)
     body = clean_text(data.get("body"), "body", NOTE_MAX)
     links = clean_links(data.get("links"))
-    if not body.strip() and not links and not attachments_allowed_empty:
+    if not body.strip() and not links and not files:
         raise ValidationError("The note is empty: write something or add a link or file.", "body")
+    stored = attachments.store_files(files)
     entry = Update(created_at=now, kind="note", body=body)
     entry.links = [Link(ticket_id=ticket.id, url=v["url"], title=v["title"]) for v in links]
+    rows = attachments.new_rows(ticket, stored, now)
+    entry.attachments = rows
+    ticket.attachments.extend(rows)
     ticket.updates.append(entry)
     ticket.updated_at = now
     session.flush()

@@ -77,6 +77,7 @@ def open_window(
     window.events.maximized += lambda: tracker.set_maximized(True)
     window.events.restored += lambda: tracker.set_maximized(False)
     window.events.before_show += _dress_qt_window
+    window.events.initialized += _fix_downloads
     window.events.closing += lambda window: _settle_qt_geometry(window, tracker)
 
     def started() -> None:
@@ -129,3 +130,38 @@ def _settle_qt_geometry(window, tracker: windowstate.Tracker) -> None:
         tracker.settle(
             native.x(), native.y(), native.width(), native.height(), native.isMaximized()
         )
+
+
+def _fix_downloads(window, renderer: str = "") -> None:
+    """Make downloads save under the file's own name on pywebview's Qt backend.
+
+    pywebview's Qt handler offers the URL's last path segment as the name (here an id) and
+    calls setPath(), which Qt 6 no longer has, so downloads silently never saved. Runs when
+    the toolkit is chosen, before the window exists (pywebview's `initialized` event).
+    """
+    gui = getattr(window, "gui", None)
+    if getattr(gui, "__name__", "") == "webview.platforms.qt":
+        gui.BrowserView.on_download_requested = _qt_save_download
+
+
+def _qt_save_download(view, download) -> None:
+    """Ask where to save a download (the Downloads folder and the file's name proposed)."""
+    import platformdirs
+    from qtpy.QtWidgets import QFileDialog
+
+    if hasattr(download, "suggestedFileName"):  # Qt 6: the Content-Disposition name
+        name = download.suggestedFileName() or download.downloadFileName()
+    else:  # Qt 5
+        name = Path(download.path()).name
+    folder = Path(platformdirs.user_downloads_dir())
+    path, _ = QFileDialog.getSaveFileName(view, "Save file", str(folder / name))
+    if not path:
+        download.cancel()
+        return
+    target = Path(path)
+    if hasattr(download, "setDownloadFileName"):
+        download.setDownloadDirectory(str(target.parent))
+        download.setDownloadFileName(target.name)
+    else:
+        download.setPath(str(target))
+    download.accept()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import logging.handlers
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import __version__, db
+from ..attachments import UploadStore
 from ..config import LoadedConfig, ensure_user_config, load_config
 from ..datadir import CONFIG_NAME, DB_NAME, ensure_data_dir, load_or_create_token, make_private
 
@@ -94,8 +96,12 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
         loaded=loaded,
         token=app.config.get("TICKETTRACKER_TOKEN") or load_or_create_token(data_dir),
     )
+    # Temp files of uploads cut short by a crash (never of one still arriving: a day old).
+    UploadStore(data_dir / "uploads", 0).sweep_temp(dt.datetime.now(dt.timezone.utc))
 
-    from . import api, auth, csrf, errors, headers, pages, slaview, templating
+    from . import api, auth, csrf, errors, headers, pages, slaview, templating, uploads
+
+    uploads.init_app(app)
 
     auth.init_app(app)
     csrf.init_app(app)  # after auth: it reads how the request was let in

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 
-from .. import __version__, search, tickets
+from .. import __version__, attachments, search, tickets
 from ..errors import ValidationError
-from ..serialise import ticket_to_dict, update_to_dict
-from . import get_session, state
+from ..serialise import attachment_to_dict, ticket_to_dict, update_to_dict
+from . import get_session, state, uploads
 from .slaview import sla_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -86,9 +86,50 @@ def patch_ticket(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/updates")
 def add_update(ticket_id: int):
+    """A note: JSON (`body`, `links`), or multipart with `body`, `links` (JSON) and `file`s."""
     session = get_session()
-    update = tickets.add_note(session, ticket_id, _json_body())
+    if uploads.is_multipart():
+        data, files = uploads.multipart_note_data(request.form), uploads.require_files()
+    else:
+        data, files = _json_body(), []
+    update = tickets.add_note(session, ticket_id, data, files=files)
     session.commit()
     resp = jsonify(update_to_dict(update))
     resp.status_code = 201
     return resp
+
+
+@bp.get("/tickets/<int:ticket_id>/attachments")
+def list_attachments(ticket_id: int):
+    ticket = tickets.get_ticket(get_session(), ticket_id)
+    return {"items": [attachment_to_dict(a) for a in ticket.live_attachments]}
+
+
+@bp.post("/tickets/<int:ticket_id>/attachments")
+def add_attachments(ticket_id: int):
+    """Attach files (multipart field `file`, repeatable) to the ticket itself."""
+    if not uploads.is_multipart():
+        raise ValidationError(
+            "Send the files as multipart/form-data, each in a field named 'file'.", "file"
+        )
+    session = get_session()
+    entry, added = attachments.attach_to_ticket(session, ticket_id, uploads.require_files())
+    session.commit()
+    resp = jsonify(
+        {"attachments": [attachment_to_dict(a) for a in added], "update": update_to_dict(entry)}
+    )
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def download_attachment(attachment_id: int):
+    return uploads.file_response(attachments.get_attachment(get_session(), attachment_id))
+
+
+@bp.delete("/attachments/<int:attachment_id>")
+def remove_attachment(attachment_id: int):
+    session = get_session()
+    entry = attachments.remove_attachment(session, attachment_id)
+    session.commit()
+    return update_to_dict(entry)

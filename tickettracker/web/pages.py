@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from .. import search, tickets
-from ..errors import Conflict, ValidationError
+from .. import attachments, search, tickets
+from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
 from ..workflow import ACTIVE_STATUSES
-from . import get_session, state
+from . import get_session, state, uploads
 
 bp = Blueprint("pages", __name__)
 
@@ -81,27 +81,40 @@ def create_ticket():
     return redirect(url_for("pages.show_ticket", ticket_id=ticket.id), code=303)
 
 
+def _ticket_page(ticket, **extra):
+    return render_template(
+        "ticket.html",
+        ticket=ticket,
+        attachments_by_id={a.id: a for a in ticket.attachments},
+        upload_limit=attachments.max_file_bytes(state().config),
+        **extra,
+    )
+
+
 @bp.get("/tickets/<int:ticket_id>")
 def show_ticket(ticket_id: int):
     ticket = tickets.get_ticket(get_session(), ticket_id)
     newest_first = request.args.get("log") == "newest"
     updates = list(reversed(ticket.updates)) if newest_first else ticket.updates
-    return render_template(
-        "ticket.html", ticket=ticket, updates=updates, newest_first=newest_first, error=None
-    )
+    return _ticket_page(ticket, updates=updates, newest_first=newest_first, error=None)
 
 
-def _ticket_page_error(ticket_id: int, exc: ValidationError | Conflict):
+PAGE_ERRORS = (ValidationError, Conflict, TooLarge, StorageFailed)
+
+
+def _ticket_page_error(ticket_id: int, exc: DomainError):
     session = get_session()
     session.rollback()
     ticket = tickets.get_ticket(session, ticket_id)
-    return render_template(
-        "ticket.html",
-        ticket=ticket,
+    # A browser cannot be handed its chosen files back: say so when they were not kept.
+    files_dropped = bool(request.files) and exc.field != "file"
+    return _ticket_page(
+        ticket,
         updates=ticket.updates,
         newest_first=False,
         error=exc,
         form=request.form,
+        files_dropped=files_dropped,
     ), exc.status
 
 
@@ -126,11 +139,49 @@ def add_note(ticket_id: int):
     session = get_session()
     data = {"body": request.form.get("body", ""), "links": request.form.get("links", "")}
     try:
-        tickets.add_note(session, ticket_id, data)
-    except (ValidationError, Conflict) as exc:
+        update = tickets.add_note(session, ticket_id, data, files=uploads.uploaded_files())
+    except PAGE_ERRORS as exc:
         return _ticket_page_error(ticket_id, exc)
     session.commit()
-    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id, _anchor="log-end"), code=303)
+    return redirect(
+        url_for("pages.show_ticket", ticket_id=ticket_id, _anchor=f"update-{update.id}"), code=303
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/attachments")
+def attach_files(ticket_id: int):
+    session = get_session()
+    try:
+        attachments.attach_to_ticket(session, ticket_id, uploads.uploaded_files())
+    except PAGE_ERRORS as exc:
+        return _ticket_page_error(ticket_id, exc)
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id, _anchor="files"), code=303)
+
+
+@bp.post("/tickets/<int:ticket_id>/attachments/<int:attachment_id>/remove")
+def remove_attachment(ticket_id: int, attachment_id: int):
+    session = get_session()
+    att = attachments.get_attachment(session, attachment_id)
+    if att.ticket_id != ticket_id:
+        raise NotFound(f"Ticket #{ticket_id} has no attachment #{attachment_id}.")
+    try:
+        attachments.remove_attachment(session, attachment_id)
+    except PAGE_ERRORS as exc:
+        return _ticket_page_error(ticket_id, exc)
+    session.commit()
+    return redirect(url_for("pages.show_ticket", ticket_id=ticket_id, _anchor="files"), code=303)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def download_attachment(attachment_id: int):
+    return uploads.file_response(attachments.get_attachment(get_session(), attachment_id))
+
+
+@bp.get("/attachments/<int:attachment_id>/preview")
+def preview_attachment(attachment_id: int):
+    att = attachments.get_attachment(get_session(), attachment_id)
+    return uploads.file_response(att, preview=True)
 
 
 @bp.get("/tickets/<int:ticket_id>/edit")
