@@ -126,10 +126,9 @@ def file_response(att: Attachment, *, preview: bool = False) -> Response:
     resp.headers["Content-Disposition"] = attachments.content_disposition(
         att.filename, inline=preview
     )
+    # Also set for every response by headers.py, which adds a sandboxing CSP and no-store to
+    # anything sent with a Content-Disposition; said here too because a download needs it.
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    # Should such a response ever be opened as a page, it gets no scripts and no origin.
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    resp.headers["Cache-Control"] = "private, no-cache"
     return resp
 
 
