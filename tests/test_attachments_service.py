@@ -346,7 +346,8 @@ def test_attachment_names_are_searchable(session, store):
     session.commit()
 
     def found(words: str) -> list[int]:
-        return [t.id for t in search.list_tickets(session, search.TicketQuery(q=words)).items]
+        page = search.list_tickets(session, search.TicketQuery(q=words), config=load_defaults())
+        return [t.id for t in page.items]
 
     assert found("ACME") == [ticket.id]
     assert found("wiring diagram") == [other.id]
