@@ -137,3 +137,17 @@ class CDPPage:
                 button="left",
                 clickCount=1,
             )
+
+    def drop_files(self, selector: str, paths: list[str]) -> None:
+        """Drag files from "the desktop" and drop them on the element, as the OS would."""
+        box = self.evaluate(
+            f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+            " if (!el) return null; el.scrollIntoView({block: 'center'});"
+            " const r = el.getBoundingClientRect();"
+            " return {x: r.left + r.width / 2, y: r.top + Math.min(20, r.height / 2)}; })()"
+        )
+        if box is None:
+            raise AssertionError(f"nothing on the page matches {selector!r}")
+        data = {"items": [], "files": paths, "dragOperationsMask": 1}
+        for kind in ("dragEnter", "dragOver", "drop"):
+            self.call("Input.dispatchDragEvent", type=kind, x=box["x"], y=box["y"], data=data)

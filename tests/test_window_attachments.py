@@ -1,5 +1,6 @@
 """The real pywebview (Qt) window under Xvfb: a download is really saved to disk, under its
-own name and byte for byte, and a link to another site opens in the system browser."""
+own name and byte for byte, a link to another site opens in the system browser, and files
+dragged in from the desktop are attached."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import urllib.request
 
 import pytest
+from PIL import Image
 
 from .cdp import CDPPage, page_target
 from .conftest import REPO_ROOT, need_tool
@@ -49,7 +51,7 @@ def call(base: str, token: str, method: str, path: str, body: bytes, ctype: str)
         return json.load(resp)
 
 
-def test_window_saves_downloads_and_sends_links_to_the_browser(
+def test_window_downloads_opens_links_outside_and_takes_dropped_files(
     start_app, data_dir, tmp_path, virtual_display
 ):
     xdotool = need_tool("xdotool", "apt-get install -y xdotool")
@@ -150,6 +152,19 @@ def test_window_saves_downloads_and_sends_links_to_the_browser(
         wait_for(lambda: saved.exists() and saved.stat().st_size == len(data), 30, f"{saved} saved")
         assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(data).digest()
         assert sorted(p.name for p in downloads.iterdir()) == [name]  # no partial leftovers
+
+        # Files dragged in from the desktop and dropped on "Files" are attached at once.
+        picture = tmp_path / "whiteboard photo.png"
+        Image.new("RGB", (64, 48), (20, 140, 90)).save(picture)
+        page.drop_files("#files", [str(picture)])
+        wait_for(
+            lambda: page.evaluate(
+                "[...document.querySelectorAll('#files img.attachment-preview')]"
+                ".some((img) => img.complete && img.naturalWidth === 64)"
+            ),
+            30,
+            "the dropped picture's preview in the window",
+        )
         assert window.poll() is None, window.stderr.read()
     finally:
         if page is not None:
