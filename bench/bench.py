@@ -460,8 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         app.stop()
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print()
-    print(f"Results at {args.tickets:,} tickets, {args.repeat} requests each (ms):")
+    print(
+        f"Results at {args.tickets:,} tickets, {args.repeat} requests each (ms); "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} at the end:"
+    )
     print()
     print("| request | median | p95 | SQLite floor (median) |")
     print("| --- | ---: | ---: | ---: |")

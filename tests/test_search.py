@@ -343,6 +343,7 @@ def backlog(session, config):
                 session,
                 config,
                 title=f"T{i}",
+                description="backlog item",
                 due=due,
                 priority=prio,
                 at=NOW - dt.timedelta(hours=[30, 2, 50, 7, 7, 90, 1, 3, 200, 7][i]),
@@ -430,10 +431,20 @@ def expected_order(rows, sort: str, desc: bool, config) -> list[int]:
     return list(reversed(ordered)) if not desc else ordered
 
 
+# The list is answered three ways: counts from ticket_counts (no search), a search driving
+# the query (few matches), and a sort index driving with the matches probed (many).
+WAYS = [("", None), ("backlog", None), ("backlog", 0)]
+
+
 @pytest.mark.parametrize("sort", ["updated", "created", "due", "priority", "urgency"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
 @pytest.mark.parametrize("per_page", [3, 500])
-def test_each_sort_pages_through_in_order(session, config, backlog, sort, order, per_page):
+@pytest.mark.parametrize(("q", "drive_limit"), WAYS)
+def test_each_sort_pages_through_in_order(
+    session, config, backlog, sort, order, per_page, q, drive_limit, monkeypatch
+):
+    if drive_limit is not None:
+        monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
     expected = expected_order(backlog, sort, order == "desc", config)
     got: list[int] = []
     page_no = 1
@@ -441,7 +452,7 @@ def test_each_sort_pages_through_in_order(session, config, backlog, sort, order,
         page = search.list_tickets(
             session,
             search.TicketQuery(
-                statuses=["all"], sort=sort, order=order, page=page_no, per_page=per_page
+                q=q, statuses=["all"], sort=sort, order=order, page=page_no, per_page=per_page
             ),
             config=config,
             now=NOW,
@@ -453,6 +464,27 @@ def test_each_sort_pages_through_in_order(session, config, backlog, sort, order,
         got += [t.id for t in page.items]
         page_no += 1
     assert got == expected
+
+
+@pytest.mark.parametrize("drive_limit", [None, 0])
+def test_status_filter_inside_the_search(session, config, backlog, drive_limit, monkeypatch):
+    if drive_limit is not None:
+        monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
+    active = [r for r in backlog if r.status in ("open", "in_progress", "on_hold", "resolved")]
+    expected = [
+        i for i in expected_order(backlog, "due", False, config) if i in {r.id for r in active}
+    ]
+    page = search.list_tickets(
+        session,
+        search.TicketQuery(q="backlog", sort="due", per_page=4, page=2),
+        config=config,
+        now=NOW,
+        tz=BERLIN,
+    )
+    assert page.total == len(active)
+    assert [t.id for t in page.items] == expected[4:8]
+    on_hold = ids(session, config, q="backlog status:on_hold")
+    assert sorted(on_hold) == sorted(r.id for r in backlog if r.status == "on_hold")
 
 
 def test_urgency_puts_the_most_overdue_first(session, config, backlog):

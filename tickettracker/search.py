@@ -8,8 +8,10 @@ the counts come from covering indexes. SQL text lives here and in db.py only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +50,13 @@ FTS_COLUMNS = (
     "tags",
     "updates",
     "attachments",
+    "state",
 )
+# What the search box searches; `state` holds the status (see _state_token), so a search
+# filtered by status is answered by the index alone, without reading a ticket row.
+TEXT_COLUMNS = FTS_COLUMNS[:-1]
 # bm25 weights, column by column: a word in the title or tags says more than one in a note.
-FTS_WEIGHTS = (8.0, 2.0, 1.5, 3.0, 2.0, 4.0, 1.0, 2.0)
+FTS_WEIGHTS = (8.0, 2.0, 1.5, 3.0, 2.0, 4.0, 1.0, 2.0, 0.0)
 
 # Indexes the list queries walk. Kept here, next to the queries that need them.
 LIST_INDEXES = (
@@ -150,6 +156,7 @@ def _row_values(
     tags: Iterable[str],
     updates: Iterable[str],
     attachments: Iterable[str],
+    status: str,
 ) -> tuple[str, ...]:
     parts = (
         title,
@@ -161,7 +168,12 @@ def _row_values(
         "\n".join(updates),
         "\n".join(attachments),
     )
-    return tuple(index_text(p or "") for p in parts)
+    return (*(index_text(p or "") for p in parts), _state_token(status))
+
+
+def _state_token(status: str) -> str:
+    """The status as one token of the `state` column (the tokenizer splits at "_")."""
+    return status.replace("_", "")
 
 
 _INSERT_ROW = (
@@ -180,6 +192,7 @@ def reindex_ticket(session: Session, ticket: Ticket) -> None:
         ticket.tag_names,
         (u.body for u in ticket.updates if u.body),
         (a.filename for a in ticket.attachments if a.removed_at is None),
+        ticket.status,
     )
     conn = session.connection()
     conn.exec_driver_sql("DELETE FROM ticket_fts WHERE rowid = ?", (ticket.id,))
@@ -190,7 +203,7 @@ def rebuild_index(conn: Connection, batch: int = 2000) -> int:
     """Rebuild the whole index from the tickets (after a bulk import); returns the count."""
     conn.exec_driver_sql("DELETE FROM ticket_fts")
     sql = """
-        SELECT t.id, t.title, t.description, t.notes, t.hold_reason, t.requester,
+        SELECT t.id, t.title, t.description, t.notes, t.hold_reason, t.requester, t.status,
           (SELECT group_concat(name, char(10)) FROM watchers WHERE ticket_id = t.id),
           (SELECT group_concat(g.name, char(10)) FROM ticket_tags tt JOIN tags g
              ON g.id = tt.tag_id WHERE tt.ticket_id = t.id),
@@ -205,7 +218,7 @@ def rebuild_index(conn: Connection, batch: int = 2000) -> int:
         if not rows:
             break
         out = []
-        for tid, title, desc, notes, hold, req, watchers, tags, updates, files in rows:
+        for tid, title, desc, notes, hold, req, status, watchers, tags, updates, files in rows:
             out.append(
                 (
                     tid,
@@ -218,6 +231,7 @@ def rebuild_index(conn: Connection, batch: int = 2000) -> int:
                         [tags or ""],
                         [updates or ""],
                         [files or ""],
+                        status,
                     ),
                 )
             )
@@ -247,6 +261,8 @@ OWED_STATUSES = ("open", "in_progress", "on_hold")
 URGENT_STATUSES = ("open", "in_progress", "on_hold")
 # Relevance ranking costs time for every match; past this many, rank by recency instead.
 RANK_LIMIT = 10_000
+# Past this many matches, a sorted page walks the sort's index and probes the matches.
+DRIVE_LIMIT = 2_000
 MAX_PER_PAGE = 500
 
 
@@ -363,6 +379,19 @@ class _Spec:
     # Only status and priority filters: counts come from ticket_counts, not the tickets.
     simple: bool = False
     fts_condition: ColumnElement[bool] | None = None  # also in `conditions`
+    fts_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
+
+    @property
+    def fts_only(self) -> bool:
+        """The search (with its status filter) is the only condition."""
+        return self.fts_condition is not None and len(self.conditions) == 1
+
+    def probing(self) -> _Spec:
+        """This spec with the match list probed while a sort index drives the query."""
+        if self.fts_condition is None:
+            return self
+        swapped = [self.fts_probe if c is self.fts_condition else c for c in self.conditions]
+        return dataclasses.replace(self, conditions=swapped, fts_condition=None)
 
 
 def _julian(moment: dt.datetime) -> float:
@@ -436,8 +465,10 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         statuses = set(ACTIVE_STATUSES)
 
     conditions: list[ColumnElement[bool]] = []
-    if statuses != set(STATUS_KEYS):
-        conditions.append(Ticket.status.in_(sorted(statuses, key=STATUS_KEYS.index)))
+    status_filter = statuses != set(STATUS_KEYS)
+    if status_filter:
+        status_condition = Ticket.status.in_(sorted(statuses, key=STATUS_KEYS.index))
+        conditions.append(status_condition)
 
     for prio in parsed.priorities:
         if prio not in keys:
@@ -457,7 +488,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
     for due in filter(None, [query.due, parsed.due]):
         conditions.append(due_condition(due, now, tz))
 
-    matches = [parsed.match] if parsed.match else []
+    matches = [column_filter(TEXT_COLUMNS, parsed.match)] if parsed.match else []
     for fts_column, label, values in (
         ("requester", "requester", [query.requester, *parsed.requesters]),
         ("watchers", "watcher", [query.watcher, *parsed.watchers]),
@@ -468,14 +499,21 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
                 problems.append(f"The {label} {value!r} has no letters or digits to look for.")
             else:
                 matches.append(expr)
+    fts_condition = fts_probe = None
+    if matches and status_filter:
+        # The index knows each ticket's status: filter there instead of reading ticket rows.
+        states = " OR ".join(f'"{_state_token(s)}"' for s in sorted(statuses))
+        matches.append(column_filter("state", states))
+        conditions.remove(status_condition)
     match = and_all(matches)
-    fts_condition = None
     if match:
-        fts_condition = Ticket.id.in_(
-            select(_FTS.c.rowid).where(
-                text("ticket_fts MATCH :fts_match").bindparams(fts_match=match)
-            )
+        fts_rows = select(_FTS.c.rowid).where(
+            text("ticket_fts MATCH :fts_match").bindparams(fts_match=match)
         )
+        fts_condition = Ticket.id.in_(fts_rows)
+        # "+id" keeps SQLite from driving the query by the matches: the sort's index is
+        # walked instead and each id is looked up in the match list (see DRIVE_LIMIT).
+        fts_probe = literal_column("+tickets.id").in_(fts_rows)
         conditions.append(fts_condition)
 
     sort = parsed.sort or query.sort
@@ -499,8 +537,9 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         problems,
         frozenset(statuses),
         priorities,
-        simple=len(conditions) == simple_count,
+        simple=len(conditions) == simple_count and not match,
         fts_condition=fts_condition,
+        fts_probe=fts_probe,
     )
 
 
@@ -548,62 +587,65 @@ def _apply_order(stmt, keys: list[Any], descending: bool):
     return stmt.order_by(*[k.desc() if descending else k.asc() for k in keys])
 
 
-def _group_counts(session: Session, spec: _Spec, groups: list[_Group]) -> list[int]:
-    """How many tickets fall in each of the disjoint, exhaustive groups.
+def _count(session: Session, spec: _Spec, group: _Group | None = None) -> int:
+    """How many tickets meet `spec` (and `group`), reading as little as possible.
 
     Filtered by status and priority only (the default list): from ticket_counts, a few
-    dozen rows kept by triggers, whatever the backlog. Otherwise one count per group, each
-    a range of a covering index; the last group is what is left. (A single GROUP BY over a
-    CASE expression reads the same rows but is many times slower.)
+    dozen rows kept by triggers, whatever the backlog. A search with at most a status
+    filter: the full-text index alone. Otherwise a count over the narrowest index SQLite
+    finds. (Counts per group are only needed on pages that start past a group.)
     """
     if spec.simple:
-        counts = [0] * len(groups)
+        total = 0
         for status, priority, has_due, n in session.execute(text(_COUNTS_SQL)):
             if status not in spec.statuses:
                 continue
             if spec.priorities is not None and priority not in spec.priorities:
                 continue
-            for i, group in enumerate(groups):
-                if group.test(status, priority, bool(has_due)):
-                    counts[i] += n
-                    break
-        return counts
-    wheres = [g.where for g in groups]
-
-    def count(*where: Any) -> int:
-        stmt = select(func.count()).select_from(Ticket).where(*spec.conditions, *where)
+            if group is None or group.test(status, priority, bool(has_due)):
+                total += n
+        return total
+    if spec.fts_only and group is None:
+        stmt = select(func.count()).select_from(_FTS).where(_match_clause(spec.match))
         return session.scalar(stmt) or 0
+    where = [] if group is None or group.where is None else [group.where]
+    stmt = select(func.count()).select_from(Ticket).where(*spec.conditions, *where)
+    return session.scalar(stmt) or 0
 
-    total = count()
-    counts = [count(where) for where in wheres[:-1]] if total else [0] * (len(wheres) - 1)
-    return [*counts, total - sum(counts)]
+
+def _match_clause(match: str | None):
+    return text("ticket_fts MATCH :page_match").bindparams(page_match=match)
 
 
 def _walk_groups(
-    session: Session, spec: _Spec, groups: list[_Group], offset: int, limit: int
-) -> tuple[list[int], int]:
-    counts = _group_counts(session, spec, groups)
+    session: Session, spec: _Spec, counting: _Spec, groups: list[_Group], offset: int, limit: int
+) -> list[int]:
+    """Fill the page from each group in turn, each down its own index."""
     ids: list[int] = []
-    start = 0
-    for group, count in zip(groups, counts, strict=True):
+    skip = offset
+    for group in groups:
         if len(ids) >= limit:
             break
-        end = start + count
-        if count and offset < end:
-            skip = max(0, offset - start)
-            stmt = select(Ticket.id).where(*spec.conditions)
-            if group.where is not None:
-                stmt = stmt.where(group.where)
-            stmt = _apply_order(stmt, group.keys, group.descending)
-            stmt = stmt.limit(limit - len(ids)).offset(skip)
-            ids.extend(session.scalars(stmt))
-        start = end
-    return ids, sum(counts)
+        stmt = select(Ticket.id).where(*spec.conditions)
+        if group.where is not None:
+            stmt = stmt.where(group.where)
+        stmt = _apply_order(stmt, group.keys, group.descending)
+        rows = list(session.scalars(stmt.limit(limit - len(ids)).offset(skip)))
+        ids.extend(rows)
+        if skip:  # the page starts in a later group: skip what this one holds
+            skip = 0 if rows else skip - _count(session, counting, group)
+    return ids
 
 
 def _urgency_page(
-    session: Session, spec: _Spec, config: dict, now: dt.datetime, offset: int, limit: int
-) -> tuple[list[int], int]:
+    session: Session,
+    spec: _Spec,
+    counting: _Spec,
+    config: dict,
+    now: dt.datetime,
+    offset: int,
+    limit: int,
+) -> list[int]:
     """SLA urgency order (as sla.py computes it) without computing it for the whole backlog.
 
     Urgency is the share of the SLA used up: with a due date, 1 - (due - now) / window;
@@ -619,32 +661,31 @@ def _urgency_page(
     """
     desc = spec.descending
     urgent = Ticket.status.in_(URGENT_STATUSES)
-    tiers = [
-        _Group(urgent, [], desc, lambda s, p, d: s in URGENT_STATUSES),
-        _Group(not_(urgent), [], desc),
-    ]
-    counts = _group_counts(session, spec, tiers)
     # Most urgent first: the urgent tier, then the rest by id; ascending is the exact reverse.
-    parts = [("urgent", counts[0]), ("rest", counts[1])]
-    if not desc:
-        parts.reverse()
+    parts = ["urgent", "rest"] if desc else ["rest", "urgent"]
     ids: list[int] = []
-    start = 0
-    for part, count in parts:
+    skip = offset
+    for part in parts:
         if len(ids) >= limit:
             break
-        end = start + count
-        if count and offset < end:
-            skip = max(0, offset - start)
-            want = limit - len(ids)
-            if part == "rest":
-                stmt = select(Ticket.id).where(*spec.conditions, not_(urgent))
-                stmt = _apply_order(stmt, [Ticket.id], not desc).limit(want).offset(skip)
-                ids.extend(session.scalars(stmt))
-            else:
-                ids.extend(_merge_classes(session, spec, config, now, skip, want, desc))
-        start = end
-    return ids, sum(counts)
+        want = limit - len(ids)
+        if part == "rest":
+            stmt = select(Ticket.id).where(*spec.conditions, not_(urgent))
+            stmt = _apply_order(stmt, [Ticket.id], not desc).limit(want).offset(skip)
+            rows = list(session.scalars(stmt))
+            if skip and not rows:
+                rest = _Group(not_(urgent), [], desc, lambda s, p, d: s not in URGENT_STATUSES)
+                skip -= _count(session, counting, rest)
+                continue
+        else:
+            merged = _merge_classes(session, spec, config, now, skip + want, desc)
+            rows = merged[skip : skip + want]
+            if skip and not rows:
+                skip -= len(merged)  # fewer than skip + want: that is the whole tier
+                continue
+        ids.extend(rows)
+        skip = 0
+    return ids
 
 
 @dataclass
@@ -695,15 +736,9 @@ def _urgency_classes(session: Session, config: dict, now: dt.datetime) -> list[_
 
 
 def _merge_classes(
-    session: Session,
-    spec: _Spec,
-    config: dict,
-    now: dt.datetime,
-    skip: int,
-    want: int,
-    desc: bool,
+    session: Session, spec: _Spec, config: dict, now: dt.datetime, need: int, desc: bool
 ) -> list[int]:
-    need = skip + want
+    """The first `need` urgent tickets, in urgency order."""
     classes = _urgency_classes(session, config, now)
     arms = []
     for index, cls in enumerate(classes):
@@ -723,34 +758,24 @@ def _merge_classes(
         merged = heapq.merge(*walks, key=lambda item: (-item[0], item[1]))
     else:
         merged = heapq.merge(*walks, key=lambda item: (item[0], -item[1]))
-    return [tid for _, tid in list(merged)[skip:need]]
+    return [tid for _, tid in itertools.islice(merged, need)]
 
 
-def _relevance_page(
-    session: Session, spec: _Spec, offset: int, limit: int
-) -> tuple[list[int], int, str]:
-    total = session.scalar(select(func.count()).select_from(Ticket).where(*spec.conditions)) or 0
-    if total > RANK_LIMIT:
-        notice = (
-            f"{total:,} tickets match: too many to rank by relevance, so the most recently "
-            "updated come first. Add words or filters to narrow the search."
-        )
-        fallback = _Spec(spec.conditions, spec.match, True, "updated", True, spec.problems)
-        ids, total = _walk_groups(session, fallback, _groups(fallback, {}), offset, limit)
-        return ids, total, notice
-    # The join does the matching: the same MATCH as an IN list would run the search twice.
-    others = [c for c in spec.conditions if c is not spec.fts_condition]
-    stmt = (
-        select(Ticket.id)
-        .join(_FTS, _FTS.c.rowid == Ticket.id)
-        .where(*others)
-        .where(text("ticket_fts MATCH :rank_match").bindparams(rank_match=spec.match))
-    )
+def _relevance_page(session: Session, spec: _Spec, offset: int, limit: int) -> list[int]:
     # bm25 is lower for better matches.
-    rank = _FTS.c.rank
-    order = [rank.desc(), Ticket.id.desc()] if not spec.descending else [rank, Ticket.id]
-    stmt = stmt.order_by(*order).limit(limit).offset(offset)
-    return list(session.scalars(stmt)), total, ""
+    if spec.fts_only:  # the index alone: no ticket row is read
+        rank, rowid = _FTS.c.rank, _FTS.c.rowid
+        stmt = select(rowid).where(_match_clause(spec.match))
+    else:  # the join does the matching (an IN list as well would run the search twice)
+        others = [c for c in spec.conditions if c is not spec.fts_condition]
+        rank, rowid = _FTS.c.rank, Ticket.id
+        stmt = (
+            select(Ticket.id)
+            .join(_FTS, _FTS.c.rowid == Ticket.id)
+            .where(*others, _match_clause(spec.match))
+        )
+    order = [rank.desc(), rowid.desc()] if not spec.descending else [rank, rowid]
+    return list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset)))
 
 
 def list_tickets(
@@ -769,23 +794,30 @@ def list_tickets(
     tz = tz or now.astimezone().tzinfo or dt.timezone.utc
     query.check()
     spec = _resolve(query, config, now, tz)
-    offset = (query.page - 1) * query.per_page
+    offset, limit = (query.page - 1) * query.per_page, query.per_page
+    total = _count(session, spec)
     notice = ""
-    sort = spec.sort
+    if spec.sort == "relevance" and total > RANK_LIMIT:
+        notice = (
+            f"{total:,} tickets match: too many to rank by relevance, so the most recently "
+            "updated come first. Add words or filters to narrow the search."
+        )
+        spec = dataclasses.replace(spec, sort="updated", descending=True)
+    # Many matches: walk the sort's index and look each id up in the matches, rather than
+    # read every matching ticket and sort them.
+    walking = spec.probing() if total > DRIVE_LIMIT else spec
     if spec.sort == "relevance":
-        ids, total, notice = _relevance_page(session, spec, offset, query.per_page)
-        if notice:
-            sort = "updated"
+        ids = _relevance_page(session, spec, offset, limit)
     elif spec.sort == "urgency":
-        ids, total = _urgency_page(session, spec, config, now, offset, query.per_page)
+        ids = _urgency_page(session, walking, spec, config, now, offset, limit)
     else:
-        ids, total = _walk_groups(session, spec, _groups(spec, config), offset, query.per_page)
+        ids = _walk_groups(session, walking, spec, _groups(spec, config), offset, limit)
     return TicketPage(
         items=load_tickets(session, ids, full=full),
         total=total,
         page=query.page,
         per_page=query.per_page,
-        sort=sort,
+        sort=spec.sort,
         order="desc" if spec.descending else "asc",
         text=parse_query(query.q).text,
         problems=spec.problems,
