@@ -4,9 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
+import shutil
 import sqlite3
-from pathlib import Path
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 
 def timestamp(now: dt.datetime | None = None) -> str:
@@ -61,3 +67,368 @@ def copy_database(src: Path, dest: Path) -> None:
     fsync_file(partial)
     os.replace(partial, dest)
     fsync_dir(dest.parent)
+
+
+# --- backup zips ----------------------------------------------------------------------------
+
+MANIFEST = "manifest.json"
+FORMAT = "tickettracker-backup"
+FORMAT_VERSION = 1
+# What a backup leaves out: the database files (a snapshot goes in instead), other backups,
+# logs, the access secret (a restored folder makes its own) and the running app's own files.
+RESTORING = ".restoring"
+SKIP_TOP = {"backups", "logs", "token", "tickettracker.lock", "server.json", RESTORING}
+SKIP_SUFFIXES = (".tmp", ".partial", ".part")
+
+
+class BackupError(Exception):
+    """A backup or restore could not be done; the message says why and what to do."""
+
+
+@dataclass
+class BackupInfo:
+    path: Path
+    created_at: dt.datetime
+    size: int
+    kind: str  # backup (a zip made by backup) | before-upgrade (a database copy)
+    tickets: int | None = None
+    files: int | None = None  # attached files (uploads)
+    schema: str | None = None
+    app_version: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_backup_name(now: dt.datetime | None = None) -> str:
+    return f"tickettracker-backup-{timestamp(now)}.zip"
+
+
+def _choose_dest(data_dir: Path, dest: Path | None, now: dt.datetime | None) -> Path:
+    if dest is None:
+        dest = data_dir / "backups"
+    dest = Path(dest).expanduser()
+    if dest.is_dir():
+        dest = dest / default_backup_name(now)
+    if dest.exists():
+        raise BackupError(f"{dest} already exists; choose another file name or folder.")
+    if not dest.parent.is_dir():
+        raise BackupError(f"The folder {dest.parent} does not exist; create it first.")
+    return dest
+
+
+def _data_files(data_dir: Path, db_name: str) -> list[tuple[Path, str]]:
+    """Every file of the data folder that belongs in a backup, as (path, name in the zip)."""
+    skip_db = {db_name + s for s in ("", "-wal", "-shm", "-journal")}
+    out: list[tuple[Path, str]] = []
+    for root, dirs, files in os.walk(data_dir):
+        rel = Path(root).relative_to(data_dir)
+        if rel == Path("."):
+            dirs[:] = [d for d in dirs if d not in SKIP_TOP]
+        elif rel.parts[:2] == ("uploads", "tmp"):
+            dirs[:] = []
+            continue
+        dirs.sort()
+        for name in sorted(files):
+            if rel == Path(".") and (name in SKIP_TOP or name in skip_db):
+                continue
+            if name.endswith(SKIP_SUFFIXES) or (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            out.append((Path(root) / name, (rel / name).as_posix()))
+    return out
+
+
+def _snapshot_facts(db: Path) -> tuple[str | None, int, set[str]]:
+    """(schema revision, ticket count, attachment hashes) of a database snapshot."""
+    con = sqlite3.connect(db)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        revision = None
+        if "alembic_version" in tables:
+            revision = con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        elif "tickets" in tables:
+            revision = "0001_core"
+        tickets = con.execute("SELECT count(*) FROM tickets").fetchone()[0] if revision else 0
+        hashes: set[str] = set()
+        if "attachments" in tables:
+            hashes = {r[0] for r in con.execute("SELECT DISTINCT sha256 FROM attachments")}
+        return revision, tickets, hashes
+    finally:
+        con.close()
+
+
+def upload_name(sha256: str) -> str:
+    """Where the uploads folder keeps a file's bytes (content-addressed, see attachments)."""
+    return f"uploads/{sha256[:2]}/{sha256}"
+
+
+def _add_file(zf: zipfile.ZipFile, path: Path, arcname: str, compress: bool) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    info = zipfile.ZipInfo.from_file(path, arcname)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as out:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def make_backup(
+    data_dir: Path,
+    dest: Path | None = None,
+    *,
+    db_name: str = "tickettracker.db",
+    now: dt.datetime | None = None,
+) -> BackupInfo:
+    """Write one zip holding a consistent snapshot of the database, the uploads and the
+    configuration. Safe while the app runs: the database copy is one committed state, and
+    attachment files are written before the rows that point at them, so every file the
+    snapshot refers to is already on disk when the uploads are copied after it."""
+    from . import __version__
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    db = data_dir / db_name
+    if not db.exists():
+        raise BackupError(f"There is no database in {data_dir}: nothing to back up.")
+    dest = _choose_dest(data_dir, dest, now)
+    partial = dest.with_name(f".{dest.name}.partial")
+    snapshot = dest.with_name(f".{dest.name}.db.partial")
+    try:
+        try:
+            copy_database(db, snapshot)
+        except (OSError, sqlite3.Error) as exc:
+            raise BackupError(f"Could not copy the database: {exc}.") from exc
+        revision, tickets, hashes = _snapshot_facts(snapshot)
+        files: dict[str, Any] = {}
+        warnings: list[str] = []
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
+            files[db_name] = _add_file(zf, snapshot, db_name, compress=True)
+            for path, arcname in _data_files(data_dir, db_name):
+                is_upload = arcname.startswith("uploads/")
+                try:
+                    files[arcname] = _add_file(zf, path, arcname, compress=not is_upload)
+                except FileNotFoundError:
+                    continue  # removed while we were copying (a temp file, say)
+                if is_upload and files[arcname]["sha256"] != path.name and len(path.name) == 64:
+                    warnings.append(f"{arcname} does not match its own hash (damaged on disk)")
+            missing = sorted(h for h in hashes if upload_name(h) not in files)
+            warnings += [f"attachment bytes missing from uploads/: {h}" for h in missing]
+            manifest = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "created_at": now.isoformat(),
+                "app_version": __version__,
+                "schema": revision,
+                "tickets": tickets,
+                "database": db_name,
+                "warnings": warnings,
+                "files": files,
+            }
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(partial, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"Could not write the backup {dest}: {exc.strerror or exc}.") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        snapshot.unlink(missing_ok=True)
+    return BackupInfo(
+        dest,
+        now,
+        dest.stat().st_size,
+        "backup",
+        tickets=tickets,
+        files=sum(1 for name in files if name.startswith("uploads/")),
+        schema=revision,
+        app_version=__version__,
+        warnings=warnings,
+    )
+
+
+def read_manifest(zip_path: Path) -> dict[str, Any]:
+    """The manifest of a backup zip; BackupError when the file is not one of ours."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            manifest = json.loads(zf.read(MANIFEST))
+    except FileNotFoundError:
+        raise BackupError(f"There is no file {zip_path}.") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise BackupError(
+            f"{zip_path} is not a TicketTracker backup ({exc}); choose a file made by "
+            "'tickettracker backup' or the Backups page."
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{zip_path} is not a TicketTracker backup (no backup manifest).")
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise BackupError(
+            f"{zip_path} was made by a newer TicketTracker (backup format "
+            f"{manifest.get('format_version')}); install the newer version to restore it."
+        )
+    return manifest
+
+
+def list_backups(data_dir: Path) -> list[BackupInfo]:
+    """The backups in <data-dir>/backups, newest first."""
+    out: list[BackupInfo] = []
+    folder = data_dir / "backups"
+    if not folder.is_dir():
+        return out
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        stat = path.stat()
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
+        if path.suffix == ".zip":
+            try:
+                m = read_manifest(path)
+            except BackupError:
+                continue
+            created = dt.datetime.fromisoformat(m["created_at"])
+            out.append(
+                BackupInfo(
+                    path,
+                    created,
+                    stat.st_size,
+                    "backup",
+                    tickets=m.get("tickets"),
+                    files=sum(1 for n in m.get("files", {}) if n.startswith("uploads/")),
+                    schema=m.get("schema"),
+                    app_version=m.get("app_version"),
+                    warnings=list(m.get("warnings", [])),
+                )
+            )
+        elif path.suffix == ".db" and path.name.startswith("before-upgrade-"):
+            schema = path.stem.split("-", 3)[-1] if path.stem.count("-") >= 3 else None
+            out.append(BackupInfo(path, modified, stat.st_size, "before-upgrade", schema=schema))
+    out.sort(key=lambda b: b.created_at, reverse=True)
+    return out
+
+
+# --- restore --------------------------------------------------------------------------------
+
+
+@dataclass
+class RestoreResult:
+    data_dir: Path
+    tickets: int
+    files: int
+    schema: str | None
+    warnings: list[str]
+
+
+def _safe_name(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return (
+        bool(parts)
+        and not name.startswith("/")
+        and "\\" not in name
+        and all(p not in ("", ".", "..") for p in parts)
+        and ":" not in parts[0]
+    )
+
+
+def restore_backup(zip_path: Path, data_dir: Path) -> RestoreResult:
+    """Unpack a backup into an empty (or new) data folder, checking every file's hash and the
+    database's integrity before anything appears in the folder."""
+    manifest = read_manifest(zip_path)
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        count = len(list(data_dir.iterdir())) if data_dir.is_dir() else 1
+        raise BackupError(
+            f"The folder {data_dir} is not empty ({count} item{'s' * (count != 1)} in it). A "
+            "backup is only restored into a new or empty folder, so nothing there is "
+            "overwritten: choose one with --data-dir, for example --data-dir "
+            f"{data_dir.parent / (data_dir.name + '-restored')}."
+        )
+    files: dict[str, dict[str, Any]] = manifest.get("files", {})
+    db_name = manifest.get("database", "tickettracker.db")
+    bad = [n for n in files if not _safe_name(n)]
+    if bad or db_name not in files:
+        raise BackupError(f"{zip_path} is damaged: its list of files is not valid ({bad[:3]}).")
+    created = not data_dir.exists()
+    staging = data_dir / RESTORING
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+        staging.mkdir(mode=0o700)
+        with zipfile.ZipFile(zip_path) as zf:
+            names = set(zf.namelist()) - {MANIFEST}
+            extra = sorted(names - set(files))
+            if extra:
+                raise BackupError(f"{zip_path} holds files its manifest does not list: {extra[:3]}")
+            for name, expected in files.items():
+                _extract_checked(zf, name, expected, staging / name, zip_path)
+        facts = _check_database(staging / db_name, zip_path)
+        revision, tickets, hashes = facts
+        missing = sorted(h for h in hashes if upload_name(h) not in files)
+        for entry in sorted(staging.iterdir()):
+            os.replace(entry, data_dir / entry.name)
+        staging.rmdir()
+        for sub in ("uploads", "backups", "logs"):
+            (data_dir / sub).mkdir(mode=0o700, exist_ok=True)
+        os.chmod(data_dir / db_name, 0o600)
+        fsync_dir(data_dir)
+    except BaseException:
+        _remove_tree(staging)
+        if created:
+            _remove_tree(data_dir)
+        raise
+    warnings = list(manifest.get("warnings", []))
+    warnings += [f"attachment bytes missing from the backup: {h}" for h in missing]
+    uploads = sum(1 for name in files if name.startswith("uploads/"))
+    return RestoreResult(data_dir, tickets, uploads, revision, warnings)
+
+
+def _extract_checked(
+    zf: zipfile.ZipFile, name: str, expected: dict[str, Any], target: Path, zip_path: Path
+) -> None:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise BackupError(f"{zip_path} is incomplete: {name} is missing from it.") from None
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise BackupError(f"{zip_path} is damaged: {name} cannot be read ({exc}).") from None
+    if digest.hexdigest() != expected.get("sha256"):
+        raise BackupError(
+            f"{zip_path} is damaged: {name} does not match the checksum recorded when the "
+            "backup was made. Nothing was restored; try another backup."
+        )
+
+
+def _check_database(db: Path, zip_path: Path) -> tuple[str | None, int, set[str]]:
+    try:
+        con = sqlite3.connect(db)
+        try:
+            result = con.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        result = [(str(exc),)]
+    if result != [("ok",)]:
+        raise BackupError(
+            f"The database in {zip_path} fails SQLite's integrity check ({result[0][0]}). "
+            "Nothing was restored; try another backup."
+        )
+    return _snapshot_facts(db)
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, datacli
 from .datadir import DataDirError, resolve_data_dir
 
 
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove what install-desktop added",
         description="Remove the launcher and icons that install-desktop added.",
     )
+    datacli.add_commands(commands)
     return parser
 
 
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("install-desktop", "uninstall-desktop"):
         return desktop_command(args.command, getattr(args, "launch_command", None))
+    if args.command in datacli.COMMANDS:
+        return datacli.run(args)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
 

@@ -199,8 +199,12 @@ def open_database(
     backups_dir: Path | None = None,
     location: Path | None = None,
     now: dt.datetime | None = None,
+    upgrade: bool = True,
 ) -> OpenResult:
-    """Create, check or upgrade the database behind `engine` (see the module docstring)."""
+    """Create, check or upgrade the database behind `engine` (see the module docstring).
+
+    upgrade=False (a command running beside the app) refuses instead of upgrading.
+    """
     head = head_revision(location)
     state = _read_state(engine)
     if state.revision is None:
@@ -214,6 +218,12 @@ def open_database(
         _in_transaction(engine, _refresh_index)
         return OpenResult("current", head)
 
+    if not upgrade:
+        raise SchemaError(
+            f"The database {_db_path(engine)} needs an upgrade (schema {current} to {head}), "
+            "which is only done while no TicketTracker is running on it. Quit the running one "
+            "(it is an older version) and try again."
+        )
     backup = _backup_before_upgrade(engine, current, backups_dir, now)
     try:
         _in_transaction(engine, lambda conn: _upgrade(conn, location), foreign_keys=False)

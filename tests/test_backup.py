@@ -1,0 +1,264 @@
+"""Backups and restores (issue 8): a consistent zip while the app keeps writing, restored
+only into an empty folder and only when every checksum and the database check out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tickettracker import backup
+from tickettracker.web import create_app
+
+from . import richdata
+from .conftest import REPO_ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tickettracker", *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def post(base: str, token: str, path: str, body: dict) -> dict:
+    req = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 201
+        return json.loads(resp.read())
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def rich_dir(app) -> Path:
+    st = app.extensions["tickettracker"]
+    with st.write_sessions() as session:
+        richdata.build(session, st.config, st.data_dir)
+        session.commit()
+    st.engine.dispose()
+    return st.data_dir
+
+
+@pytest.mark.process
+def test_backup_while_the_app_writes_then_restore_and_compare(start_app, data_dir, tmp_path):
+    app = start_app(data_dir, "--no-open")
+    base, token = app.wait_for_url()
+    # An attachment's bytes first, then its row (the order the app keeps).
+    sha = richdata.store_bytes(data_dir, b"scan " * 10_000)
+    first = post(base, token, "/api/v1/tickets", {"title": "Has a file"})
+    con = sqlite3.connect(data_dir / "tickettracker.db", timeout=30)
+    con.execute(
+        "INSERT INTO attachments (ticket_id, filename, size, content_type, sha256, created_at)"
+        " VALUES (?, 'scan.pdf', 50000, 'application/pdf', ?, '2026-01-01 00:00:00')",
+        (first["id"], sha),
+    )
+    con.commit()
+    con.close()
+
+    acked: list[dict] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            ticket = post(base, token, "/api/v1/tickets", {"title": f"T{n}", "tags": ["load"]})
+            post(base, token, f"/api/v1/tickets/{ticket['id']}/updates", {"body": f"note {n}"})
+            acked.append(ticket)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    zips = []
+    try:
+        for _ in range(3):
+            time.sleep(0.3)  # let some writes land between backups
+            acked_before = len(acked)
+            out = run_cli("backup", str(tmp_path), "--data-dir", str(data_dir))
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.startswith("Backed up ")
+            assert ", 1 attached file and the settings to " in out.stdout
+            zips.append((Path(out.stdout.split(" to ")[1].rsplit(" (", 1)[0]), acked_before))
+    finally:
+        stop.set()
+        writer.join(60)
+    assert app.terminate() == 0
+    assert len(acked) > 20, "the writer hardly wrote anything: the test proves little"
+
+    live = data_dir / "tickettracker.db"
+    live_tickets = dict(rows(live, "SELECT id, title FROM tickets"))
+    for n, (zip_path, acked_before) in enumerate(zips):
+        target = tmp_path / f"restored-{n}"
+        out = run_cli("restore", str(zip_path), "--data-dir", str(target))
+        assert out.returncode == 0, out.stderr
+        assert "passed its integrity check and every file its checksum" in out.stdout
+        db = target / "tickettracker.db"
+        restored = dict(rows(db, "SELECT id, title FROM tickets"))
+        # Everything acknowledged before the backup started is in it ...
+        assert {t["id"] for t in acked[:acked_before]} <= set(restored)
+        # ... and it is one consistent moment of the live data: same rows, no torn ticket.
+        assert all(live_tickets[i] == title for i, title in restored.items())
+        notes = dict(rows(db, "SELECT ticket_id, count(*) FROM updates GROUP BY ticket_id"))
+        assert all(notes[i] in (1, 2) for i in restored)
+        assert rows(db, "PRAGMA foreign_key_check") == []
+        stored = target / "uploads" / sha[:2] / sha
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
+        assert (target / "config.json").read_bytes() == (data_dir / "config.json").read_bytes()
+        assert not (target / "token").exists()  # the restored folder makes its own secret
+
+
+def test_restore_opens_in_the_app_with_everything(rich_dir, tmp_path):
+    info = backup.make_backup(rich_dir, tmp_path)
+    assert (info.tickets, info.files, info.warnings) == (5, 2, [])
+    result = backup.restore_backup(info.path, tmp_path / "restored")
+    assert (result.tickets, result.files) == (5, 2)
+
+    before, after = create_app(rich_dir), create_app(tmp_path / "restored")
+    try:
+        tokens = [a.extensions["tickettracker"].token for a in (before, after)]
+        assert tokens[0] != tokens[1]
+        views = []
+        for app, token in zip((before, after), tokens, strict=True):
+            client = app.test_client()
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            views.append([client.get(f"/api/v1/tickets/{i}").get_json() for i in range(1, 6)])
+        for view in views:
+            for ticket in view:
+                ticket.pop("sla", None)
+        assert views[0] == views[1]
+    finally:
+        for app in (before, after):
+            app.extensions["tickettracker"].engine.dispose()
+
+
+def test_what_a_backup_holds(rich_dir, tmp_path):
+    (rich_dir / "window.json").write_text("{}", encoding="utf-8")  # someone's future state file
+    (rich_dir / ".window.json.tmp").write_text("{", encoding="utf-8")
+    (rich_dir / "uploads" / "tmp").mkdir()
+    (rich_dir / "uploads" / "tmp" / "upload-x.part").write_bytes(b"half")
+    (rich_dir / "backups" / "old.zip").write_bytes(b"not in the new one")
+    info = backup.make_backup(rich_dir, tmp_path / "b.zip")
+    with zipfile.ZipFile(info.path) as zf:
+        names = sorted(zf.namelist())
+        manifest = json.loads(zf.read("manifest.json"))
+    uploads = [n for n in names if n.startswith("uploads/")]
+    assert len(uploads) == 2
+    assert sorted(set(names) - set(uploads)) == [
+        "config.json",
+        "manifest.json",
+        "tickettracker.db",
+        "window.json",
+    ]
+    assert manifest["format"] == "tickettracker-backup" and manifest["tickets"] == 5
+    assert manifest["schema"] == "0001_core"
+    assert info.path.stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_non_empty_folder_is_never_restored_into(rich_dir, tmp_path):
+    info = backup.make_backup(rich_dir, tmp_path)
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine", encoding="utf-8")
+    out = run_cli("restore", str(info.path), "--data-dir", str(target))
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"tickettracker: The folder {target} is not empty (1 item in it)")
+    assert "--data-dir" in out.stderr and "Traceback" not in out.stderr
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def _rewrite(zip_path: Path, dest: Path, change) -> Path:
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(dest, "w") as out:
+        manifest = json.loads(src.read("manifest.json"))
+        for name in src.namelist():
+            if name != "manifest.json":
+                data = change(name, src.read(name), manifest)
+                if data is not None:
+                    out.writestr(name, data)
+        out.writestr("manifest.json", json.dumps(manifest))
+    return dest
+
+
+def test_a_damaged_backup_restores_nothing(rich_dir, tmp_path):
+    info = backup.make_backup(rich_dir, tmp_path)
+
+    def flip(name, data, manifest):
+        return data[:-1] + bytes([data[-1] ^ 1]) if name.startswith("uploads/") else data
+
+    damaged = _rewrite(info.path, tmp_path / "damaged.zip", flip)
+    with pytest.raises(backup.BackupError, match="does not match the checksum"):
+        backup.restore_backup(damaged, tmp_path / "target")
+    assert not (tmp_path / "target").exists()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(backup.BackupError, match="does not match the checksum"):
+        backup.restore_backup(damaged, empty)
+    assert list(empty.iterdir()) == []
+
+    def escape(name, data, manifest):
+        if name == "config.json":
+            manifest["files"]["../escaped.json"] = manifest["files"].pop(name)
+            return None
+        return data
+
+    evil = _rewrite(info.path, tmp_path / "evil.zip", escape)
+    with pytest.raises(backup.BackupError, match="list of files is not valid"):
+        backup.restore_backup(evil, tmp_path / "target2")
+    assert not (tmp_path / "escaped.json").exists()
+
+    def bad_db(name, data, manifest):
+        if name == "tickettracker.db":
+            data = data[:4096] + b"\x00" * (len(data) - 4096)  # every page after the first
+            manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        return data
+
+    broken = _rewrite(info.path, tmp_path / "broken.zip", bad_db)
+    with pytest.raises(backup.BackupError, match="integrity check"):
+        backup.restore_backup(broken, tmp_path / "target3")
+    assert not (tmp_path / "target3").exists()
+
+    (tmp_path / "plain.zip").write_bytes(b"PK not really")
+    with pytest.raises(backup.BackupError, match="is not a TicketTracker backup"):
+        backup.restore_backup(tmp_path / "plain.zip", tmp_path / "target4")
+
+
+def test_the_backup_list(rich_dir, tmp_path):
+    import datetime as dt
+
+    later = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.timezone.utc)
+    made = backup.make_backup(rich_dir, now=later)
+    assert made.path.parent == rich_dir / "backups"
+    assert made.path.name == "tickettracker-backup-20260501T100000Z.zip"
+    shutil.copyfile(
+        rich_dir / "tickettracker.db", rich_dir / "backups" / "before-upgrade-x-0001_core.db"
+    )
+    listed = backup.list_backups(rich_dir)
+    assert [b.kind for b in listed] == ["before-upgrade", "backup"]
+    assert listed[1].path == made.path and listed[1].tickets == 5 and listed[1].files == 2
+    with pytest.raises(backup.BackupError, match="already exists"):
+        backup.make_backup(rich_dir, made.path)

@@ -1,0 +1,299 @@
+"""`tickettracker backup | restore | export | import`: the data commands (issue 8)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from .datadir import (
+    CONFIG_NAME,
+    DB_NAME,
+    DataDirError,
+    InstanceLock,
+    ensure_data_dir,
+    make_private,
+    resolve_data_dir,
+)
+
+COMMANDS = ("backup", "restore", "export", "import")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the data commands to the `tickettracker` parser's subcommands."""
+
+    def data_dir_option(parser: argparse.ArgumentParser, what: str) -> None:
+        # SUPPRESS: `tickettracker --data-dir X backup` and `tickettracker backup --data-dir X`
+        # both work; the later one wins.
+        parser.add_argument("--data-dir", metavar="FOLDER", default=argparse.SUPPRESS, help=what)
+
+    backup = commands.add_parser(
+        "backup",
+        help="save a consistent copy of everything in one zip (also while the app runs)",
+        description="Write the database (a consistent snapshot, safe while TicketTracker runs), "
+        "the attached files and the configuration into one zip file.",
+    )
+    backup.add_argument(
+        "dest",
+        nargs="?",
+        metavar="DEST",
+        help="the zip file or an existing folder to write it in (default: the data folder's "
+        "backups/ folder)",
+    )
+    data_dir_option(backup, "the data folder to back up")
+
+    restore = commands.add_parser(
+        "restore",
+        help="unpack a backup zip into a new, empty data folder",
+        description="Unpack a backup made by 'tickettracker backup' into a new or empty "
+        "folder, checking every file's checksum and the database's integrity first. An "
+        "existing data folder is never overwritten.",
+    )
+    restore.add_argument("zip", metavar="ZIP", help="the backup file")
+    data_dir_option(restore, "the new, empty folder to restore into")
+
+    export = commands.add_parser(
+        "export",
+        help="write all tickets to JSON (complete, re-importable) or CSV (for spreadsheets)",
+        description="JSON holds every ticket with its whole history, tags, links and "
+        "attachment details, and imports back exactly. CSV holds one row per ticket.",
+    )
+    export.add_argument(
+        "output", nargs="?", metavar="FILE", help="where to write (default or '-': the screen)"
+    )
+    export.add_argument(
+        "--format", choices=("json", "csv"), help="default: from FILE's extension, else json"
+    )
+    data_dir_option(export, "the data folder to export")
+
+    imp = commands.add_parser(
+        "import",
+        help="add tickets from our JSON export or from a CSV file with a header row",
+        description="All or nothing: every problem in the file is listed (CSV: by line) and, "
+        "if there is any, nothing is imported. CSV columns: title, description, requester, "
+        "watchers, priority, status, due, tags, created_at (and notes, hold_reason, links); "
+        "only title is required.",
+    )
+    imp.add_argument("file", metavar="FILE", help="the .json or .csv file")
+    imp.add_argument("--format", choices=("json", "csv"), help="default: from FILE's extension")
+    imp.add_argument(
+        "--files",
+        metavar="FOLDER",
+        action="append",
+        default=[],
+        help="JSON: where the attachments' bytes are (an old data folder or its uploads "
+        "folder); may be given more than once",
+    )
+    imp.add_argument(
+        "--without-missing-files",
+        action="store_true",
+        help="JSON: import anyway, leaving out attachments whose bytes cannot be found",
+    )
+    imp.add_argument(
+        "--dry-run", action="store_true", help="check the file and report, import nothing"
+    )
+    data_dir_option(imp, "the data folder to import into (created if new)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one data command; messages for the user, never a traceback for expected trouble."""
+    from .backup import BackupError
+    from .importing import ImportRefused
+
+    handlers = {"backup": _backup, "restore": _restore, "export": _export, "import": _import}
+    try:
+        data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+        return handlers[args.command](args, data_dir)
+    except ImportRefused as exc:
+        problems = exc.report.problems
+        for problem in problems[:200]:
+            _err(str(problem))
+        if len(problems) > 200:
+            _err(f"... and {len(problems) - 200} more.")
+        _err(f"tickettracker: {exc}")
+        return 1
+    except (BackupError, DataDirError) as exc:
+        _err(f"tickettracker: {exc}")
+        return 1 if isinstance(exc, BackupError) else 2
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _count(n: int | None, noun: str) -> str:
+    return f"{n or 0} {noun}{'' if n == 1 else 's'}"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _backup(args: argparse.Namespace, data_dir: Path) -> int:
+    from .backup import make_backup
+
+    if not (data_dir / DB_NAME).exists():
+        raise DataDirError(f"There is no TicketTracker data in {data_dir}: nothing to back up.")
+    info = make_backup(data_dir, Path(args.dest) if args.dest else None)
+    print(
+        f"Backed up {_count(info.tickets, 'ticket')}, {_count(info.files, 'attached file')} "
+        f"and the settings to {info.path} ({_size(info.size)})."
+    )
+    for warning in info.warnings:
+        _err(f"Warning: {warning}")
+    return 0
+
+
+def _restore(args: argparse.Namespace, data_dir: Path) -> int:
+    from . import schema
+    from .backup import restore_backup
+
+    result = restore_backup(Path(args.zip), data_dir)
+    print(
+        f"Restored {_count(result.tickets, 'ticket')} and "
+        f"{_count(result.files, 'attached file')} into {data_dir}; the database passed its "
+        "integrity check and every file its checksum."
+    )
+    for warning in result.warnings:
+        _err(f"Warning: {warning}")
+    if result.schema and result.schema not in schema.known_revisions():
+        _err(
+            f"Note: this backup was made by a newer TicketTracker (schema {result.schema}); "
+            "install that version to open it."
+        )
+    print(f"Open it with: tickettracker --data-dir {data_dir}")
+    return 0
+
+
+@contextlib.contextmanager
+def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Engine]:
+    """The data folder's database for a command, upgraded first if no app is running on it
+    (an app that runs has its database at its own version already)."""
+    from . import db
+    from .config import ensure_user_config
+
+    if not create and not (data_dir / DB_NAME).exists():
+        raise DataDirError(
+            f"There is no TicketTracker data in {data_dir}. Choose the folder with --data-dir."
+        )
+    ensure_data_dir(data_dir)
+    ensure_user_config(data_dir / CONFIG_NAME)
+    lock = InstanceLock(data_dir)
+    alone = lock.acquire()
+    engine = db.make_engine(data_dir / DB_NAME)
+    try:
+        from . import schema
+
+        schema.open_database(engine, backups_dir=data_dir / "backups", upgrade=alone)
+        make_private(data_dir / DB_NAME)
+        yield engine
+    finally:
+        engine.dispose()
+        if alone:
+            lock.release()
+
+
+def _format(given: str | None, path: str | None, fallback: str | None) -> str:
+    if given:
+        return given
+    suffix = Path(path).suffix.lower() if path and path != "-" else ""
+    if suffix in (".json", ".csv"):
+        return suffix[1:]
+    if fallback:
+        return fallback
+    raise DataDirError(f"Say which format {path} is in: --format json or --format csv.")
+
+
+def _export(args: argparse.Namespace, data_dir: Path) -> int:
+    from sqlalchemy.orm import Session
+
+    from . import export, schema
+
+    fmt = _format(args.format, args.output, "json")
+    to_screen = not args.output or args.output == "-"
+    now = dt.datetime.now(dt.timezone.utc)
+    with open_data(data_dir) as engine, Session(engine) as session:
+        revision = schema.head_revision()
+        if to_screen:
+            out = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)  # noqa: SIM115
+            with out:
+                count = _write(export, fmt, session, out, now, revision)
+            _err(f"Exported {count} tickets.")
+            return 0
+        dest = Path(args.output).expanduser()
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+        try:
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
+                count = _write(export, fmt, session, out, now, revision)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    print(f"Exported {count} tickets to {dest}.")
+    return 0
+
+
+def _write(export, fmt: str, session, out, now: dt.datetime, revision: str) -> int:
+    if fmt == "csv":
+        return export.write_csv(session, out)
+    return export.write_json(session, out, now=now, revision=revision)
+
+
+def _import(args: argparse.Namespace, data_dir: Path) -> int:
+
+    from . import db, importing
+    from .config import load_config
+
+    fmt = _format(args.format, args.file, None)
+    source = Path(args.file).expanduser()
+    if not source.is_file():
+        raise DataDirError(f"There is no file {source}.")
+    with open_data(data_dir, create=True) as engine:
+        session = db.make_sessionmaker(engine, write=True)()
+        try:
+            if fmt == "csv":
+                config = load_config(data_dir / CONFIG_NAME).config
+                with open(source, encoding="utf-8-sig", newline="") as fh:
+                    report = importing.import_csv(session, fh, config=config)
+            else:
+                try:
+                    data = json.loads(source.read_text(encoding="utf-8"))
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise DataDirError(f"{source} is not valid JSON: {exc}.") from None
+                report = importing.import_json(
+                    session,
+                    data,
+                    uploads=data_dir / "uploads",
+                    file_sources=[Path(f).expanduser() for f in args.files],
+                    without_missing_files=args.without_missing_files,
+                )
+            if args.dry_run:
+                session.rollback()
+                print(f"The file is fine: {report.tickets} tickets would be imported.")
+            else:
+                session.commit()
+                history = (
+                    f" ({report.updates} log entries, {report.attachments} attachments)"
+                    if fmt == "json"
+                    else ""
+                )
+                print(f"Imported {report.tickets} tickets{history} into {data_dir}.")
+        finally:
+            session.close()
+    for note in report.notes:
+        print(note)
+    return 0
