@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -49,12 +50,91 @@ def ensure_data_dir(path: Path) -> Path:
             f"Cannot create the data folder {path}: {exc.strerror or exc}. "
             "Choose another folder with --data-dir."
         ) from exc
-    if not os.access(path, os.W_OK):
-        raise DataDirError(
-            f"The data folder {path} is not writable. Fix its permissions or choose another "
-            "folder with --data-dir."
-        )
+    check_writable(path)
     return path
+
+
+def _why(exc: OSError) -> str:
+    reasons = {
+        errno.EROFS: "the disk is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "your disk quota is used up",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def check_writable(path: Path) -> None:
+    """Say at start, not at the first save, when the data folder cannot take writes.
+
+    A real write (create, fsync, delete) in each folder that is written to, and the database
+    files opened for writing: permission bits alone miss read-only disks, full disks and
+    files owned by someone else (and tell root nothing).
+    """
+    problem: tuple[Path, OSError] | None = None
+    for folder in (path, path / "uploads", path / "backups"):
+        probe = folder / f".write-test-{os.getpid()}.tmp"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            problem = (folder, exc)
+            break
+    if problem is None:
+        for suffix in ("", "-wal", "-shm"):
+            file = path / (DB_NAME + suffix)
+            try:
+                os.close(os.open(file, os.O_RDWR))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                problem = (file, exc)
+                break
+    if problem is not None:
+        where, exc = problem
+        raise DataDirError(
+            f"TicketTracker cannot save in {where}: {_why(exc)}. It did not start, so nothing "
+            "you type can be lost. Make the data folder writable, or to look at a read-only "
+            "copy, copy the whole folder somewhere writable and start with --data-dir COPY."
+        )
+
+
+def clean_orphans(path: Path) -> list[Path]:
+    """Delete temporary files left behind by a process that died mid-write (SIGKILL, power
+    loss). Only call this while holding the InstanceLock: then no other process of ours can
+    be writing them. Finished files are never temporary: every writer in the app writes a
+    temp file and renames it into place, so what is left under a temp name is garbage."""
+    candidates: list[Path] = []
+    for pattern in (
+        "*.tmp",
+        ".*.tmp",
+        "*.partial",
+        ".*.partial",
+        "backups/*.partial",
+        "backups/.*.partial",
+        "uploads/tmp/*",
+    ):
+        candidates += [p for p in path.glob(pattern) if p.is_file() or p.is_symlink()]
+    restoring = path / ".restoring"
+    removed: list[Path] = []
+    for file in sorted(set(candidates)):
+        try:
+            file.unlink()
+            removed.append(file)
+        except OSError:
+            continue
+    if restoring.is_dir():
+        import shutil
+
+        shutil.rmtree(restoring, ignore_errors=True)
+        removed.append(restoring)
+    return removed
 
 
 def make_private(db_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 import time
@@ -11,8 +12,10 @@ import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datadir import InstanceLock, ensure_data_dir, load_or_create_token
+from .datadir import InstanceLock, clean_orphans, ensure_data_dir, load_or_create_token
 from .windowstate import STATE_FILE as WINDOW_STATE
+
+log = logging.getLogger("tickettracker")
 
 
 @dataclass
@@ -142,6 +145,8 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
 
     app = create_app(data_dir)
     st = app.extensions["tickettracker"]
+    for leftover in clean_orphans(data_dir):  # we hold the lock: nobody else is writing
+        log.info("Removed %s, left by an earlier run that was stopped mid-write", leftover)
     for problem in st.loaded.problems:
         say(f"Configuration problem in {problem.describe()}")
 
