@@ -107,7 +107,12 @@ def _choose_dest(data_dir: Path, dest: Path | None, now: dt.datetime | None) -> 
         dest = data_dir / "backups"
     dest = Path(dest).expanduser()
     if dest.is_dir():
-        dest = dest / default_backup_name(now)
+        folder, name = dest, default_backup_name(now)
+        dest = folder / name
+        n = 1
+        while dest.exists():  # two backups within one second
+            n += 1
+            dest = folder / name.replace(".zip", f"-{n}.zip")
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose another file name or folder.")
     if not dest.parent.is_dir():

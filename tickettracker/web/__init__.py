@@ -99,7 +99,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     # Temp files of uploads cut short by a crash (never of one still arriving: a day old).
     UploadStore(data_dir / "uploads", 0).sweep_temp(dt.datetime.now(dt.timezone.utc))
 
-    from . import api, auth, csrf, errors, headers, pages, slaview, templating, uploads
+    from . import api, auth, csrf, dataview, errors, headers, pages, slaview, templating, uploads
 
     uploads.init_app(app)
 
@@ -109,6 +109,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(dataview.bp)
     slaview.init_app(app)
 
     @app.after_request

@@ -1,0 +1,193 @@
+"""Your data (issue 8): backups (list, back up now, download, how to restore), export and
+import, as a page (/data, linked from the settings) and as API calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import tempfile
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+
+from .. import backup, export, importing, schema
+from ..errors import DomainError, ValidationError
+from . import get_session, state
+
+bp = Blueprint("data", __name__)
+
+
+class BackupFailed(DomainError):
+    status = 507  # Insufficient Storage: the usual cause is a full or read-only disk
+
+
+def human_size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{int(n)} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _stamp() -> str:
+    return backup.timestamp(_now())
+
+
+@bp.get("/data")
+def data_page():
+    st = state()
+    return render_template(
+        "data.html",
+        human_size=human_size,
+        backups=backup.list_backups(st.data_dir),
+        backups_dir=st.data_dir / "backups",
+        data_dir=st.data_dir,
+        made=request.args.get("made"),
+        imported=request.args.get("imported", type=int),
+        notes=request.args.getlist("note"),
+        problems=None,
+        error=None,
+    )
+
+
+@bp.post("/data/backups")
+def back_up_now():
+    try:
+        info = backup.make_backup(state().data_dir)
+    except backup.BackupError as exc:
+        return _page_error(str(exc))
+    return redirect(url_for("data.data_page", made=info.path.name, _anchor="backups"), code=303)
+
+
+@bp.get("/data/backups/<name>")
+def download_backup(name: str):
+    for item in backup.list_backups(state().data_dir):
+        if item.path.name == name:  # only files the list shows: no path from the URL is used
+            return send_file(item.path, as_attachment=True, download_name=name)
+    abort(404)
+
+
+@bp.get("/data/export.<fmt>")
+def download_export(fmt: str):
+    if fmt not in ("json", "csv"):
+        abort(404)
+    return send_file(
+        _export_file(fmt),
+        as_attachment=True,
+        download_name=f"tickettracker-export-{_stamp()}.{fmt}",
+        mimetype="application/json" if fmt == "json" else "text/csv",
+    )
+
+
+def _export_file(fmt: str):
+    """The export in a temporary file (it may be large), rewound for sending."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it after sending
+    text = io.TextIOWrapper(out, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+    session = get_session()
+    if fmt == "csv":
+        export.write_csv(session, text)
+    else:
+        export.write_json(session, text, now=_now(), revision=schema.head_revision())
+    text.flush()
+    text.detach()
+    out.seek(0)
+    return out
+
+
+@bp.post("/data/import")
+def import_file():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _page_error("Choose a .json or .csv file to import.")
+    name = upload.filename.lower()
+    session = get_session()
+    st = state()
+    try:
+        if name.endswith(".csv"):
+            stream = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
+            report = importing.import_csv(session, stream, config=st.config)
+        elif name.endswith(".json"):
+            try:
+                data = json.load(upload.stream)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return _page_error(f"{upload.filename} is not valid JSON: {exc}.")
+            report = importing.import_json(
+                session,
+                data,
+                uploads=st.data_dir / "uploads",
+                file_sources=[],
+                without_missing_files=bool(request.form.get("without_missing_files")),
+            )
+        else:
+            return _page_error("Import takes a .json file (our export) or a .csv file.")
+    except UnicodeDecodeError:
+        session.rollback()
+        return _page_error(f"{upload.filename} is not UTF-8 text; save it as UTF-8 CSV.")
+    except importing.ImportRefused as exc:
+        session.rollback()
+        return _page_error(str(exc), exc.report.problems)
+    session.commit()
+    return redirect(
+        url_for("data.data_page", imported=report.tickets, note=report.notes, _anchor="import"),
+        code=303,
+    )
+
+
+def _page_error(message: str, problems=None):
+    get_session().rollback()
+    st = state()
+    return render_template(
+        "data.html",
+        human_size=human_size,
+        backups=backup.list_backups(st.data_dir),
+        backups_dir=st.data_dir / "backups",
+        data_dir=st.data_dir,
+        made=None,
+        imported=None,
+        notes=[],
+        problems=problems,
+        error=message,
+    ), 422
+
+
+# --- the same over the API ------------------------------------------------------------------
+
+
+def _backup_json(item: backup.BackupInfo) -> dict:
+    return {
+        "name": item.path.name,
+        "kind": item.kind,
+        "created_at": item.created_at.isoformat(),
+        "size": item.size,
+        "tickets": item.tickets,
+        "files": item.files,
+        "schema": item.schema,
+        "warnings": item.warnings,
+        "url": url_for("data.download_backup", name=item.path.name),
+    }
+
+
+@bp.get("/api/v1/backups")
+def api_backups():
+    return {"items": [_backup_json(b) for b in backup.list_backups(state().data_dir)]}
+
+
+@bp.post("/api/v1/backups")
+def api_back_up_now():
+    try:
+        info = backup.make_backup(state().data_dir)
+    except backup.BackupError as exc:
+        raise BackupFailed(str(exc)) from None
+    return _backup_json(info), 201
+
+
+@bp.get("/api/v1/export")
+def api_export():
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ValidationError("format must be json or csv.", "format")
+    return download_export(fmt)
