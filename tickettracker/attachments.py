@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
@@ -278,6 +279,14 @@ class IncomingFile:
     @property
     def filename(self) -> str:
         return clean_filename(self.raw_filename)
+
+    def open_received(self) -> BinaryIO:
+        """Read back the bytes that arrived, for a file that is read rather than attached (an
+        import). The temp file is still removed at the end of the request."""
+        self.check()
+        self.close()
+        assert self._tmp is not None
+        return open(self._tmp, "rb")  # noqa: SIM115 - the caller closes it
 
     def check(self) -> None:
         """Raise what went wrong while receiving (too large, not writable, bad name)."""

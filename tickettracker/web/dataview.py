@@ -104,32 +104,35 @@ def import_file():
     if upload is None or not upload.filename:
         return _page_error("Choose a .json or .csv file to import.")
     name = upload.filename.lower()
+    if not name.endswith((".csv", ".json")):
+        return _page_error("Import takes a .json file (our export) or a .csv file.")
     session = get_session()
     st = state()
     try:
-        if name.endswith(".csv"):
-            stream = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
-            report = importing.import_csv(session, stream, config=st.config)
-        elif name.endswith(".json"):
-            try:
-                data = json.load(upload.stream)
-            except (ValueError, UnicodeDecodeError) as exc:
-                return _page_error(f"{upload.filename} is not valid JSON: {exc}.")
-            report = importing.import_json(
-                session,
-                data,
-                uploads=st.data_dir / "uploads",
-                file_sources=[],
-                without_missing_files=bool(request.form.get("without_missing_files")),
-            )
-        else:
-            return _page_error("Import takes a .json file (our export) or a .csv file.")
+        # Uploads stream into uploads/tmp as they arrive (see uploads.py); read that back.
+        received = upload.stream
+        with received.open_received() if hasattr(received, "open_received") else received as fh:
+            if name.endswith(".csv"):
+                stream = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
+                report = importing.import_csv(session, stream, config=st.config)
+            else:
+                try:
+                    data = json.load(fh)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    return _page_error(f"{upload.filename} is not valid JSON: {exc}.")
+                report = importing.import_json(
+                    session,
+                    data,
+                    uploads=st.data_dir / "uploads",
+                    file_sources=[],
+                    without_missing_files=bool(request.form.get("without_missing_files")),
+                )
     except UnicodeDecodeError:
-        session.rollback()
         return _page_error(f"{upload.filename} is not UTF-8 text; save it as UTF-8 CSV.")
     except importing.ImportRefused as exc:
-        session.rollback()
         return _page_error(str(exc), exc.report.problems)
+    except DomainError as exc:  # too large for the upload limit, disk trouble
+        return _page_error(exc.message)
     session.commit()
     return redirect(
         url_for("data.data_page", imported=report.tickets, note=report.notes, _anchor="import"),
