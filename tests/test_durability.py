@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -316,7 +317,9 @@ def test_a_running_app_keeps_its_temp_files(start_app, data_dir):
 # --- a data folder that cannot be written --------------------------------------------------------
 
 
-def _run_read_only(data: Path, read_only: list[Path]) -> subprocess.CompletedProcess:
+def _run_read_only(
+    data: Path, read_only: list[Path], *, stop_when_running: bool = False
+) -> subprocess.CompletedProcess:
     """Start the app with `read_only` paths mounted read-only (a private mount namespace, so
     even root cannot write there and nothing outside the test is affected)."""
     unshare = need_tool("unshare", "install util-linux: apt-get install -y util-linux")
@@ -328,7 +331,7 @@ def _run_read_only(data: Path, read_only: list[Path]) -> subprocess.CompletedPro
     command = shlex.join(
         [sys.executable, "-m", "tickettracker", "--data-dir", str(data), "--no-open"]
     )
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [
             unshare,
             "--user",
@@ -338,18 +341,32 @@ def _run_read_only(data: Path, read_only: list[Path]) -> subprocess.CompletedPro
             "-c",
             f"{mounts} && exec {command}",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
-        timeout=60,
     )
-    if "mount:" in proc.stderr or "unshare:" in proc.stderr:
+    timer = threading.Timer(60, proc.kill)
+    timer.start()
+    out: list[str] = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if stop_when_running and "TicketTracker is running at" in line:
+                proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        proc.wait(30)
+    finally:
+        timer.cancel()
+        proc.stdout.close()
+        proc.stderr.close()
+    if "mount:" in err or "unshare:" in err:
         pytest.fail(
             "could not mount a folder read-only in a private namespace (needs unprivileged "
-            f"user namespaces: sysctl kernel.unprivileged_userns_clone=1): {proc.stderr}",
+            f"user namespaces: sysctl kernel.unprivileged_userns_clone=1): {err}",
             pytrace=False,
         )
-    return proc
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(out), err)
 
 
 def _made(data_dir: Path) -> Path:
@@ -365,7 +382,6 @@ def _made(data_dir: Path) -> Path:
     ("part", "named"),
     [
         (".", "{data}: the disk is read-only"),
-        ("uploads", "{data}/uploads: the disk is read-only"),
         ("tickettracker.db", "{data}/tickettracker.db: the disk is read-only"),
     ],
 )
@@ -380,6 +396,21 @@ def test_a_read_only_data_folder_is_reported_at_start(data_dir, part, named):
     assert "It did not start, so nothing you type can be lost." in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (data / "tickettracker.db").read_bytes() == before
+
+
+@pytest.mark.process
+def test_a_read_only_uploads_folder_is_announced_at_start(data_dir):
+    """Tickets can still be saved, so the app starts, but says at once that files cannot be
+    attached (each upload is then refused cleanly: see test_attachments_process.py)."""
+    data = _made(data_dir)
+    proc = _run_read_only(data, [data / "uploads"], stop_when_running=True)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        f"Attached files cannot be saved: {data}/uploads: the disk is read-only. Tickets and "
+        "notes can; fix the folder (or free disk space) to attach files."
+    )
+    assert "TicketTracker is running at" in lines[1]
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
 
 
 def test_check_writable_passes_on_a_normal_folder(tmp_path):

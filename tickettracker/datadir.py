@@ -65,28 +65,34 @@ def _why(exc: OSError) -> str:
     return reasons.get(exc.errno or 0, exc.strerror or str(exc))
 
 
+def _probe(folder: Path) -> OSError | None:
+    """Write, fsync and delete a small file in `folder`; the error if that fails."""
+    probe = folder / f".write-test-{os.getpid()}.tmp"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        return exc
+    return None
+
+
 def check_writable(path: Path) -> None:
     """Say at start, not at the first save, when the data folder cannot take writes.
 
-    A real write (create, fsync, delete) in each folder that is written to, and the database
-    files opened for writing: permission bits alone miss read-only disks, full disks and
-    files owned by someone else (and tell root nothing).
+    A real write (create, fsync, delete) and the database files opened for writing:
+    permission bits alone miss read-only disks, full disks and files owned by someone else
+    (and tell root nothing).
     """
     problem: tuple[Path, OSError] | None = None
-    for folder in (path, path / "uploads", path / "backups"):
-        probe = folder / f".write-test-{os.getpid()}.tmp"
-        try:
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, b"ok")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-                os.unlink(probe)
-        except OSError as exc:
-            problem = (folder, exc)
-            break
-    if problem is None:
+    error = _probe(path)
+    if error is not None:
+        problem = (path, error)
+    else:
         for suffix in ("", "-wal", "-shm"):
             file = path / (DB_NAME + suffix)
             try:
@@ -103,6 +109,19 @@ def check_writable(path: Path) -> None:
             "you type can be lost. Make the data folder writable, or to look at a read-only "
             "copy, copy the whole folder somewhere writable and start with --data-dir COPY."
         )
+
+
+def uploads_warning(path: Path) -> str | None:
+    """A line for the start-up output when attached files cannot be saved (tickets still
+    can: each upload is then refused with a clear message, and nothing is half-saved)."""
+    folder = path / "uploads"
+    error = _probe(folder)
+    if error is None:
+        return None
+    return (
+        f"Attached files cannot be saved: {folder}: {_why(error)}. Tickets and notes can; fix "
+        "the folder (or free disk space) to attach files."
+    )
 
 
 def clean_orphans(path: Path) -> list[Path]:

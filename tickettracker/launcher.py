@@ -12,7 +12,13 @@ import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datadir import InstanceLock, clean_orphans, ensure_data_dir, load_or_create_token
+from .datadir import (
+    InstanceLock,
+    clean_orphans,
+    ensure_data_dir,
+    load_or_create_token,
+    uploads_warning,
+)
 from .windowstate import STATE_FILE as WINDOW_STATE
 
 log = logging.getLogger("tickettracker")
@@ -147,6 +153,9 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
     st = app.extensions["tickettracker"]
     for leftover in clean_orphans(data_dir):  # we hold the lock: nobody else is writing
         log.info("Removed %s, left by an earlier run that was stopped mid-write", leftover)
+    if warning := uploads_warning(data_dir):
+        say(warning)
+        log.warning(warning)
     for problem in st.loaded.problems:
         say(f"Configuration problem in {problem.describe()}")
 
