@@ -603,3 +603,25 @@ def test_readme_example_is_a_valid_config(tmp_path):
     loaded = load_unchanged(write(tmp_path, example))
     assert loaded.problems == []
     assert priority_keys(loaded.config) == ["critical", "normal", "someday"]
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"list": {"page_size": 501}}, "list.page_size"),
+        ({"uploads": {"max_file_mb": 1e308}}, "uploads.max_file_mb"),
+        ({"sla": {"due_window_hours": 1e308}}, "sla.due_window_hours"),
+        (
+            {"priorities": [{"key": "huge", "label": "Huge", "target_hours": 1e308}]},
+            "priorities[0]",
+        ),
+    ],
+)
+def test_absurdly_large_numbers_are_reported_and_replaced(tmp_path, override, key):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(override), encoding="utf-8")
+    loaded = load_config(path)
+    assert any(p.key and p.key.startswith(key) for p in loaded.problems), loaded.problems
+    assert loaded.config["list"]["page_size"] <= 500
+    assert loaded.config["uploads"]["max_file_mb"] <= 102_400
+    assert all(p["target_hours"] <= 87_600 for p in loaded.config["priorities"])

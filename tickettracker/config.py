@@ -384,7 +384,10 @@ def _same_type(value: Any, default: Any) -> bool:
 # --- rules for the parts whose shape matters beyond their JSON type ---------------------------
 
 
-def _positive_rule(*, integer: bool) -> Callable[..., Any]:
+TEN_YEARS_HOURS = 87_600
+
+
+def _positive_rule(*, integer: bool, maximum: float) -> Callable[..., Any]:
     def rule(value: Any, default: Any, path: str, checker: _Checker) -> Any:
         kind = "a whole number" if integer else "a number"
         ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -395,11 +398,11 @@ def _positive_rule(*, integer: bool) -> Callable[..., Any]:
                 f"({_show(value)}); the default {_show(default)} is used.",
             )
             return _INVALID
-        if value <= 0:
+        if not 0 < value <= maximum:
             checker.report(
                 path,
-                f"must be greater than 0, not {_show(value)}; the default "
-                f"{_show(default)} is used.",
+                f"must be greater than 0 and at most {_show(maximum)}, not {_show(value)}; "
+                f"the default {_show(default)} is used.",
             )
             return _INVALID
         return value
@@ -407,8 +410,7 @@ def _positive_rule(*, integer: bool) -> Callable[..., Any]:
     return rule
 
 
-_positive_number = _positive_rule(integer=False)
-_positive_int = _positive_rule(integer=True)
+_hours = _positive_rule(integer=False, maximum=TEN_YEARS_HOURS)
 
 
 def _color_rule(value: Any, default: Any, path: str, checker: _Checker) -> Any:
@@ -540,10 +542,14 @@ def _priority_problem(item: dict[str, Any]) -> str | None:
             f'priority "{key}" needs "target_hours" (the SLA target for tickets without a '
             "due date); it is ignored"
         )
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+    if (
+        isinstance(target, bool)
+        or not isinstance(target, (int, float))
+        or not 0 < target <= TEN_YEARS_HOURS
+    ):
         return (
-            f'priority "{key}": "target_hours" must be a number of hours greater than 0, '
-            f"not {_show(target)}; it is ignored"
+            f'priority "{key}": "target_hours" must be a number of hours greater than 0 and '
+            f"at most {TEN_YEARS_HOURS} (ten years), not {_show(target)}; it is ignored"
         )
     return None
 
@@ -578,10 +584,12 @@ _RULES: dict[str, Callable[[Any, Any, str, _Checker], Any]] = {
     "sla.due_gradient": _gradient_rule,
     "sla.age_gradient": _gradient_rule,
     "sla.colors.*": _color_rule,
-    "sla.due_window_hours": _positive_number,
-    "sla.label_hours_up_to": _positive_number,
-    "uploads.max_file_mb": _positive_number,
-    "list.page_size": _positive_int,
+    "sla.due_window_hours": _hours,
+    "sla.label_hours_up_to": _hours,
+    # 100 GB: beyond any sensible attachment, and far from float overflow.
+    "uploads.max_file_mb": _positive_rule(integer=False, maximum=102_400),
+    # The list query and the API cap a page at 500 rows.
+    "list.page_size": _positive_rule(integer=True, maximum=500),
 }
 
 
