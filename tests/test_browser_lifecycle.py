@@ -122,17 +122,37 @@ def test_cancelled_ticket_is_struck_through(app_page, live_server):
     expect(page.locator("tr", has=link).locator(".status")).to_contain_text("Cancelled")
 
 
-def test_stale_edit_is_refused_without_losing_the_newer_change(app_page, live_server):
+def test_edits_made_meanwhile_are_merged_not_overwritten(app_page, live_server):
     _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Shared printer"})
     page = app_page
     page.goto(f"{live_server.base_url}/tickets/{ticket['id']}/edit")
-    # Someone (a script, another window) changes the ticket meanwhile.
+    # Someone (a script, another window) changes another field meanwhile.
+    live_server.api("PATCH", f"/api/v1/tickets/{ticket['id']}", {"requester": "Finance"})
+    page.get_by_label("Title (required)").fill("Shared printer offline")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".ticket-title")).to_have_text("Shared printer offline")
+    _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
+    assert now["requester"] == "Finance"  # their change survived
+    assert now["title"] == "Shared printer offline"  # and so did ours
+
+
+def test_same_field_changed_meanwhile_is_a_conflict_the_user_resolves(app_page, live_server):
+    _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Scanner"})
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}/edit")
     live_server.api("PATCH", f"/api/v1/tickets/{ticket['id']}", {"requester": "Finance"})
     page.get_by_label("Requester").fill("Legal")
+    page.get_by_label("Tags").fill("hardware")
     page.get_by_role("button", name="Save changes").click()
-    expect(page.locator(".form-error")).to_contain_text("changed after you opened it")
+    expect(page.locator(".form-error")).to_contain_text("requester changed elsewhere")
     _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
-    assert now["requester"] == "Finance"
+    assert now["requester"] == "Finance" and now["tags"] == []  # nothing saved yet
+    expect(page.get_by_label("Requester")).to_have_value("Legal")  # the user's text is kept
+    # Saving again is a deliberate choice: the user's version wins.
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".ticket-title")).to_have_text("Scanner")
+    _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
+    assert now["requester"] == "Legal" and now["tags"] == ["hardware"]
 
 
 def test_theme_switch_and_narrow_window(app_page, live_server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -11,9 +12,22 @@ from .. import attachments, search, tickets
 from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
 from ..workflow import ACTIVE_STATUSES
 from . import get_session, state, uploads
+from .templating import localtime
 
 bp = Blueprint("pages", __name__)
 
+FORM_VALUE_KEYS = (
+    "title",
+    "description",
+    "notes",
+    "requester",
+    "watchers",
+    "priority",
+    "tags",
+    "links",
+    "due_day",
+    "due_time",
+)
 FORM_FIELDS = (
     "title",
     "description",
@@ -26,13 +40,50 @@ FORM_FIELDS = (
 )
 
 
-def _ticket_form_data(form: MultiDict) -> dict[str, Any]:
-    data: dict[str, Any] = {name: form.get(name, "") for name in FORM_FIELDS}
-    day, time = form.get("due_day", "").strip(), form.get("due_time", "").strip()
+def _form_text(form: MultiDict, name: str) -> str:
+    # Browsers send textarea line breaks as CRLF; store plain newlines.
+    return form.get(name, "").replace("\r\n", "\n")
+
+
+def _ticket_form_values(form: MultiDict) -> dict[str, str]:
+    """What the ticket form submitted, field by field, as text."""
+    return {name: _form_text(form, name) for name in FORM_VALUE_KEYS}
+
+
+def _due_from_values(values: dict[str, str]) -> str:
+    day, time = values.get("due_day", "").strip(), values.get("due_time", "").strip()
     if time and not day:
         raise ValidationError("Pick a day for the due time, or clear the time.", "due")
-    data["due"] = f"{day} {time}" if time else day
+    return f"{day} {time}" if time else day
+
+
+def _ticket_form_data(form: MultiDict) -> dict[str, Any]:
+    values = _ticket_form_values(form)
+    data: dict[str, Any] = {name: values[name] for name in FORM_FIELDS}
+    data["due"] = _due_from_values(values)
     return data
+
+
+def ticket_form_values(ticket) -> dict[str, str]:
+    """A ticket's fields as the edit form shows them."""
+    if ticket.due_date is not None:
+        due_day, due_time = ticket.due_date.isoformat(), ""
+    elif ticket.due_at is not None:
+        due_day, due_time = localtime(ticket.due_at, "%Y-%m-%d"), localtime(ticket.due_at, "%H:%M")
+    else:
+        due_day = due_time = ""
+    return {
+        "title": ticket.title,
+        "description": ticket.description,
+        "notes": ticket.notes,
+        "requester": ticket.requester,
+        "watchers": ", ".join(ticket.watcher_names),
+        "priority": ticket.priority,
+        "tags": ", ".join(ticket.tag_names),
+        "links": "\n".join(f"{link.url} {link.title}".strip() for link in ticket.links),
+        "due_day": due_day,
+        "due_time": due_time,
+    }
 
 
 def _hold_reason(form: MultiDict) -> str:
@@ -64,7 +115,7 @@ def index():
 
 @bp.get("/tickets/new")
 def new_ticket():
-    return render_template("ticket_form.html", ticket=None, form={}, error=None)
+    return render_template("ticket_form.html", ticket=None, values={}, error=None)
 
 
 @bp.post("/tickets/new")
@@ -76,7 +127,9 @@ def create_ticket():
         )
     except ValidationError as exc:
         session.rollback()
-        return render_template("ticket_form.html", ticket=None, form=request.form, error=exc), 422
+        return render_template(
+            "ticket_form.html", ticket=None, values=_ticket_form_values(request.form), error=exc
+        ), 422
     session.commit()
     return redirect(url_for("pages.show_ticket", ticket_id=ticket.id), code=303)
 
@@ -184,27 +237,78 @@ def preview_attachment(attachment_id: int):
     return uploads.file_response(att, preview=True)
 
 
+def _render_edit(ticket, values, original, error=None, status=200):
+    return render_template(
+        "ticket_form.html",
+        ticket=ticket,
+        values=values,
+        original=json.dumps(original),
+        error=error,
+    ), status
+
+
 @bp.get("/tickets/<int:ticket_id>/edit")
 def edit_ticket(ticket_id: int):
     ticket = tickets.get_ticket(get_session(), ticket_id)
-    return render_template("ticket_form.html", ticket=ticket, form=None, error=None)
+    values = ticket_form_values(ticket)
+    return _render_edit(ticket, values, values)
 
 
 @bp.post("/tickets/<int:ticket_id>/edit")
 def save_ticket(ticket_id: int):
+    """Save what the user changed, merging with changes made meanwhile elsewhere.
+
+    The form carries the values it was opened with. Fields the user did not touch are not
+    written, so a change made meanwhile (another window, a script) to another field survives;
+    a field both changed is a conflict the user resolves by saving again, knowingly.
+    """
     session = get_session()
+    ticket = tickets.get_ticket(session, ticket_id)
+    submitted = _ticket_form_values(request.form)
+    current = ticket_form_values(ticket)
     try:
-        data = _ticket_form_data(request.form)
-        data["expected_updated_at"] = request.form.get("expected_updated_at", "")
+        original = json.loads(request.form.get("original") or "null")
+    except ValueError:
+        original = None
+    if not isinstance(original, dict):
+        original = current  # no base to compare with: treat every difference as the user's
+    edited = [k for k in FORM_VALUE_KEYS if submitted[k] != original.get(k, "")]
+    clashes = [
+        k for k in edited if current[k] != original.get(k, "") and current[k] != submitted[k]
+    ]
+    if clashes:
+        names = ", ".join(FIELD_LABELS.get(k, k) for k in clashes)
+        conflict = Conflict(
+            f"While you were editing, this ticket's {names} changed elsewhere. Your version "
+            "is below: save again to replace the other change, or cancel to keep it.",
+            clashes[0] if clashes[0] not in ("due_day", "due_time") else "due",
+        )
+        return _render_edit(ticket, submitted, current, conflict, 409)
+    data: dict[str, Any] = {k: submitted[k] for k in edited if k in FORM_FIELDS}
+    try:
+        if "due_day" in edited or "due_time" in edited:
+            data["due"] = _due_from_values(submitted)
         tickets.change_ticket(session, ticket_id, data, config=state().config)
     except (ValidationError, Conflict) as exc:
         session.rollback()
         ticket = tickets.get_ticket(session, ticket_id)
-        return render_template(
-            "ticket_form.html", ticket=ticket, form=request.form, error=exc
-        ), exc.status
+        return _render_edit(ticket, submitted, original, exc, exc.status)
     session.commit()
     return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)
+
+
+FIELD_LABELS = {
+    "title": "title",
+    "description": "description",
+    "notes": "notes",
+    "requester": "requester",
+    "watchers": "watchers",
+    "priority": "priority",
+    "tags": "tags",
+    "links": "links",
+    "due_day": "due date",
+    "due_time": "due time",
+}
 
 
 THEMES = ("system", "dark", "light")
