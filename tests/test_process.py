@@ -144,3 +144,22 @@ def test_console_script_is_installed():
         pytest.fail("the tickettracker command is not installed: run pip install -e '.[test]'")
     out = subprocess.run([str(found), "--version"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_unreachable_display_falls_back_without_crashing(start_app, data_dir):
+    # A DISPLAY that names no running X server (a stale ssh or desktop session).
+    app = start_app(data_dir, env={"DISPLAY": ":4242", "WAYLAND_DISPLAY": "", "BROWSER": "false"})
+    base, token = app.wait_for_url()
+    joined = "".join(app.lines)
+    assert "Cannot connect to the display (DISPLAY=:4242)" in joined
+    assert "opening TicketTracker in your web browser instead" in joined
+    assert _api(base, token, "GET", "/api/v1/tickets")[0] == 200
+    assert app.terminate() == 0
+    assert "Traceback" not in app.proc.stderr.read()
+
+
+def test_empty_data_dir_is_refused(start_app):
+    app = start_app("", "--no-open")
+    out, err = app.proc.communicate(timeout=60)
+    assert app.proc.returncode == 2
+    assert "--data-dir needs a folder" in err

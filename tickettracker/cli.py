@@ -99,6 +99,9 @@ def desktop_command(command: str, launch_command: str | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    data_dir_flag = getattr(args, "data_dir", None)
+    if data_dir_flag is not None and not data_dir_flag.strip():
+        parser.error("--data-dir needs a folder name (leave the option out to use the default)")
     if args.command in ("install-desktop", "uninstall-desktop"):
         return desktop_command(args.command, getattr(args, "launch_command", None))
     if args.command in datacli.COMMANDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable
 from importlib.resources import as_file
@@ -19,12 +20,54 @@ class WindowUnavailable(Exception):
     """No window can be opened here; the message says why in one line."""
 
 
-def display_problem() -> str | None:
-    """Why no window can open on this machine, or None when one probably can."""
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            return "No display found (neither DISPLAY nor WAYLAND_DISPLAY is set)"
-    return None
+def display_problem(environ=None) -> str | None:
+    """Why no window can open on this machine, or None when one probably can.
+
+    Checked before any toolkit loads: Qt aborts the whole process (not an exception) when it
+    cannot reach the display, so a stale DISPLAY must be caught here.
+    """
+    if not (sys.platform.startswith("linux") or "bsd" in sys.platform):
+        return None
+    environ = os.environ if environ is None else environ
+    display, wayland = environ.get("DISPLAY", ""), environ.get("WAYLAND_DISPLAY", "")
+    if not display and not wayland:
+        return "No display found (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    if wayland and _wayland_reachable(wayland, environ):
+        return None
+    if display and _x_display_reachable(display):
+        return None
+    shown = f"DISPLAY={display}" if display else f"WAYLAND_DISPLAY={wayland}"
+    return f"Cannot connect to the display ({shown})"
+
+
+def _connects(family: int, address) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(address)
+        return True
+    except OSError:
+        return False
+
+
+def _x_display_reachable(display: str) -> bool:
+    """Whether an X server answers at DISPLAY ([host]:number[.screen])."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
+        return False
+    if host.startswith("/"):  # a socket path (macOS XQuartz style)
+        return _connects(socket.AF_UNIX, f"{host}:{number}")
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        # Linux X servers listen on an abstract socket as well as the file.
+        return _connects(socket.AF_UNIX, "\0" + path) or _connects(socket.AF_UNIX, path)
+    return _connects(socket.AF_INET, (host, 6000 + int(number)))
+
+
+def _wayland_reachable(name: str, environ) -> bool:
+    path = name if name.startswith("/") else os.path.join(environ.get("XDG_RUNTIME_DIR", ""), name)
+    return _connects(socket.AF_UNIX, path)
 
 
 def _prepare_environment() -> None:
@@ -33,6 +76,18 @@ def _prepare_environment() -> None:
         flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
         if "--no-sandbox" not in flags:
             os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
+
+
+def _preferred_gui() -> str | None:
+    """GTK where the system has it (pywebview's own order), else straight to Qt.
+
+    Without PyGObject pywebview would log a GTK import traceback before falling back to Qt.
+    """
+    if os.environ.get("PYWEBVIEW_GUI") or not sys.platform.startswith("linux"):
+        return None
+    import importlib.util
+
+    return None if importlib.util.find_spec("gi") is not None else "qt"
 
 
 def open_window(
@@ -87,7 +142,7 @@ def open_window(
     # pywebview wants the icon as a file path (GTK and Qt show it; Cocoa uses the bundle's).
     with as_file(icons.png(256)) as icon:
         try:
-            webview.start(started, private_mode=False, icon=str(icon))
+            webview.start(started, private_mode=False, icon=str(icon), gui=_preferred_gui())
         except webview.errors.WebViewException as exc:
             raise WindowUnavailable(f"No window toolkit is available ({exc})") from exc
         except ImportError as exc:
