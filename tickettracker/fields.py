@@ -70,6 +70,14 @@ def clean_names(value: Any, field: str, max_len: int = NAME_MAX) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise ValidationError(f"Each entry of {field} must be text.", field)
+        if items is value and _SPLIT.search(item):
+            # The form shows these lists joined by commas; a separator inside one entry would
+            # silently split it on the next save.
+            raise ValidationError(
+                f"{item[:40]!r} in {field} contains a comma, semicolon or line break; those "
+                f"separate {field}. Use another character, or send them as separate entries.",
+                field,
+            )
         name = item.strip()
         if not name:
             continue
@@ -154,8 +162,10 @@ def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, 
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
+            _check_year(day.year, "due")
             return day, end_of_day(day, tz)
         moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        _check_year(moment.year, "due")
     except ValueError:
         raise ValidationError(
             f"{text[:40]!r} is not a date we understand. Use YYYY-MM-DD (for example 2026-12-10) "
@@ -189,4 +199,19 @@ def parse_timestamp(value: Any, field: str) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         raise ValidationError(f"{field} needs a UTC offset, like 2026-01-31T09:30:00+00:00.", field)
+    _check_year(moment.year, field)
     return moment.astimezone(dt.timezone.utc)
+
+
+# Years outside this range are typing mistakes, and near year 1 or 9999 the conversions
+# between time zones run off the calendar.
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
+
+def _check_year(year: int, field: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValidationError(
+            f"The year {year} looks like a typing mistake: use a year between {MIN_YEAR} and "
+            f"{MAX_YEAR}.",
+            field,
+        )
