@@ -178,3 +178,35 @@ def test_theme_switch_and_narrow_window(app_page, live_server):
     expect(page.locator("table.tickets thead")).to_be_hidden()  # stacked cards, no header row
     assert page.evaluate("document.documentElement.scrollWidth") <= 600
     page.screenshot(path=artifact("list-narrow.png"), full_page=True)
+
+
+def test_long_unbroken_text_wraps_and_long_changes_show_in_full(app_page, live_server):
+    long_word = "https://intranet.example/" + "x" * 170
+    _, ticket = live_server.api(
+        "POST",
+        "/api/v1/tickets",
+        {"title": long_word, "description": "First version of a long description. " * 8},
+    )
+    live_server.api(
+        "PATCH",
+        f"/api/v1/tickets/{ticket['id']}",
+        {
+            "status": "on_hold",
+            "hold_reason": "waiting-" * 60,
+            "description": "Second version of a long description. " * 8,
+            "due": "2026-12-20T09:00:00+00:00",
+        },
+    )
+    page = app_page
+    for path in ("/?status=on_hold", f"/tickets/{ticket['id']}"):
+        page.goto(live_server.base_url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, f"{path} is {width} px wide"
+    change = page.locator("details.long-change")
+    expect(change.locator("summary")).to_have_text("Description changed")
+    change.locator("summary").click()
+    expect(change).to_contain_text("First version of a long description. " * 2)
+    expect(change).to_contain_text("Second version of a long description. " * 2)
+    # A due time in the log is shown in local time, like everywhere else.
+    expect(page.locator("ol.entries")).not_to_contain_text("T09:00:00+00:00")
+    page.screenshot(path=artifact("ticket-long-text.png"), full_page=True)

@@ -27,6 +27,16 @@ def due_text(ticket) -> str:
     return ""
 
 
+def due_value(value: str | None) -> str:
+    """A due date as the update log stores it ("YYYY-MM-DD" or ISO with offset), shown local."""
+    if not value or "T" not in value:
+        return value or ""
+    try:
+        return localtime(dt.datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
 def url_with(**changes) -> str:
     """The current page's URL with some query parameters changed (None removes one)."""
     args = request.args.to_dict(flat=False)
@@ -55,6 +65,7 @@ def tag_filter_url(name: str) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["due_value"] = due_value
     app.jinja_env.filters["link_line"] = lambda link: f"{link.url} {link.title}".strip()
     app.jinja_env.filters["link_href"] = link_href
     app.jinja_env.globals.update(
