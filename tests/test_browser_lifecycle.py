@@ -59,9 +59,12 @@ def test_ticket_through_its_whole_life(app_page, live_server):
     expect(history(page).nth(1)).to_contain_text("Status: Open → In Progress")
     expect(history(page).nth(1)).to_contain_text("Picked it up")
 
-    # On Hold without a reason is refused with a message next to the field.
-    change_status(page, "‖ On Hold")
+    # On Hold without a reason is refused with a message next to the field, keeping the choice
+    # and the note.
+    change_status(page, "‖ On Hold", note="Vendor called")
     expect(page.locator(".field-error")).to_contain_text("needs a reason")
+    expect(page.get_by_label("New status")).to_have_value("on_hold")
+    expect(page.get_by_label("Note (optional)")).to_have_value("Vendor called")
     expect(history(page)).to_have_count(2)
 
     change_status(page, "‖ On Hold", reason="Waiting on vendor")
@@ -70,17 +73,26 @@ def test_ticket_through_its_whole_life(app_page, live_server):
     expect(history(page).nth(2)).to_contain_text("Status: In Progress → On Hold")
     expect(history(page).nth(2)).to_contain_text("Hold reason: none → Waiting on vendor")
 
+    # The reason can change while the ticket stays on hold.
+    page.get_by_label("New status").select_option(label="‖ On Hold (change the reason)")
+    page.get_by_label("Or your own reason").fill("Vendor shipping the part Friday")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator(".ticket-meta")).to_contain_text("Reason: Vendor shipping the part Friday")
+    expect(history(page).nth(3)).to_contain_text(
+        "Hold reason: Waiting on vendor → Vendor shipping the part Friday"
+    )
+
     change_status(page, "▶ In Progress")
-    expect(history(page).nth(3)).to_contain_text("Status: On Hold → In Progress")
+    expect(history(page).nth(4)).to_contain_text("Status: On Hold → In Progress")
 
     page.get_by_label("Note", exact=True).fill("Laptop imaged, waiting for pickup")
     page.get_by_role("button", name="Add note").click()
-    expect(history(page).nth(4)).to_contain_text("Laptop imaged, waiting for pickup")
+    expect(history(page).nth(5)).to_contain_text("Laptop imaged, waiting for pickup")
 
     change_status(page, "✓ Resolved", note="Handed over")
-    expect(history(page).nth(5)).to_contain_text("Status: In Progress → Resolved")
+    expect(history(page).nth(6)).to_contain_text("Status: In Progress → Resolved")
     change_status(page, "■ Closed")
-    expect(history(page).nth(6)).to_contain_text("Status: Resolved → Closed")
+    expect(history(page).nth(7)).to_contain_text("Status: Resolved → Closed")
 
     # A closed ticket offers no status change and no edit, but still takes notes.
     expect(page.get_by_label("New status")).to_have_count(0)

@@ -227,3 +227,17 @@ def test_text_is_stored_exactly(session, config):
     text = "  line one\n\n<b>not html</b>  "
     t = make(session, config, description=text, notes=text)
     assert t.description == text and t.notes == text
+
+
+def test_hold_reason_changes_while_on_hold_and_needs_a_reason(session, config):
+    t = make(session, config, status="on_hold", hold_reason="Waiting on parts")
+    with pytest.raises(ValidationError) as info:
+        tickets.change_ticket(session, t.id, {"status": "on_hold"}, config=config, now=T0)
+    assert info.value.field == "hold_reason"
+    tickets.change_ticket(
+        session, t.id, {"status": "on_hold", "hold_reason": "Parts arrive Friday"}, config=config
+    )
+    assert t.hold_reason == "Parts arrive Friday"
+    assert t.updates[-1].changes == [
+        {"field": "hold_reason", "old": "Waiting on parts", "new": "Parts arrive Friday"}
+    ]

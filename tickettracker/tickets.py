@@ -265,6 +265,11 @@ def change_ticket(
                 "status",
             )
         reason = str(data.get("hold_reason") or "").strip()
+        if new_status == "on_hold" and ticket.status == "on_hold" and not reason:
+            raise ValidationError(
+                "To change why the ticket is on hold, pick a reason or type your own.",
+                "hold_reason",
+            )
         if ticket.status == "on_hold" and reason and reason != ticket.hold_reason:
             changes.append({"field": "hold_reason", "old": ticket.hold_reason, "new": reason})
             ticket.hold_reason = reason
