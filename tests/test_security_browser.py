@@ -105,7 +105,7 @@ def test_hostile_text_shows_literally_on_the_list(app_page, live_server, hostile
         expect(row.locator(".title a")).to_have_text(f"XSS{n} {probe}")
         expect(row.locator(".requester")).to_have_text(probe)
         expect(row.locator(".chip")).to_have_text(probe)
-        expect(row.locator(".hold-reason")).to_contain_text(probe)
+        expect(row.locator(".sla-chip")).to_contain_text(probe)
     page.screenshot(path=artifact("xss-list.png"), full_page=True)
     assert_nothing_ran(page, dialogs)
 
