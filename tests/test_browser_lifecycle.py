@@ -222,3 +222,22 @@ def test_long_unbroken_text_wraps_and_long_changes_show_in_full(app_page, live_s
     # A due time in the log is shown in local time, like everywhere else.
     expect(page.locator("ol.entries")).not_to_contain_text("T09:00:00+00:00")
     page.screenshot(path=artifact("ticket-long-text.png"), full_page=True)
+
+
+def test_typed_note_survives_attaching_a_file_and_clears_once_sent(app_page, live_server):
+    _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Scanner driver"})
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}")
+    page.get_by_label("Note", exact=True).fill("Half-written note about the driver")
+    page.get_by_label("Attach files to the ticket").set_input_files(
+        {"name": "driver.log", "mimeType": "text/plain", "buffer": b"log line\n"}
+    )
+    page.get_by_role("button", name="Attach", exact=True).click()
+    expect(page.locator(".entries")).to_contain_text("driver.log")
+    expect(page.get_by_label("Note", exact=True)).to_have_value(
+        "Half-written note about the driver"
+    )
+    page.get_by_role("button", name="Add note").click()
+    expect(history(page).last).to_contain_text("Half-written note about the driver")
+    page.reload()
+    expect(page.get_by_label("Note", exact=True)).to_have_value("")

@@ -160,7 +160,7 @@ def _ticket_page_error(ticket_id: int, exc: DomainError):
     session.rollback()
     ticket = tickets.get_ticket(session, ticket_id)
     # A browser cannot be handed its chosen files back: say so when they were not kept.
-    files_dropped = bool(request.files) and exc.field != "file"
+    files_dropped = exc.field != "file" and bool(uploads.uploaded_files())
     return _ticket_page(
         ticket,
         updates=ticket.updates,
