@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("ticket page, 200 updates", times, floor, cpu))
 
         body = {
-            "title": f"Benchmark ticket about the {MARKER}",
+            "title": "Benchmark ticket: projector flickers",
             "description": "Created by bench.py",
             "requester": "Bench",
             "tags": [tag_a],
