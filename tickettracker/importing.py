@@ -530,43 +530,64 @@ def _insert(
     missing: set[str],
     report: ImportReport,
 ) -> None:
+    """Add one ticket with everything in it, in two flushes: the ticket with its lists and
+    log, then what points at log entries (attachments, a note's links)."""
     values = dict(plan.values)
     old_id = values.pop("id", None)
-    ticket = Ticket(**values, id=old_id if keep_ids else None)
-    ticket.watchers = [Watcher(name=name, position=i) for i, name in enumerate(plan.watchers)]
-    ticket.tags = [_tag(session, name, tags) for name in plan.tags]
-    session.add(ticket)
+    with session.no_autoflush:
+        ticket = Ticket(**values, id=old_id if keep_ids else None)
+        ticket.watchers = [Watcher(name=name, position=i) for i, name in enumerate(plan.watchers)]
+        ticket.tags = [_tag(session, name, tags) for name in plan.tags]
+        ticket.links = [Link(url=v["url"], title=v["title"]) for v in plan.links]
+        by_old: dict[int, Update] = {}
+        update_links: list[tuple[Update, list[dict[str, str]]]] = []
+        updates = []
+        for uvalues, changes, links in sorted(plan.updates, key=lambda u: u[0].get("id") or 0):
+            uvalues = dict(uvalues)
+            old_uid = uvalues.pop("id", None)
+            update = Update(**uvalues, id=old_uid if keep_ids else None)
+            update.changes = changes
+            updates.append(update)
+            if links:
+                update_links.append((update, links))
+            if old_uid is not None:
+                by_old[old_uid] = update
+        ticket.updates = updates
+        # Log entries first, in order: rows of one kind are inserted in the order they reach
+        # the session, and new ids must follow the log's order.
+        session.add_all(updates)
+        session.add(ticket)
     session.flush()
-    if old_id is not None:
-        report.ids[old_id] = ticket.id
-    for link in plan.links:
-        ticket.links.append(Link(ticket_id=ticket.id, url=link["url"], title=link["title"]))
-    by_old: dict[int, Update] = {}
-    for uvalues, changes, links in sorted(plan.updates, key=lambda u: u[0].get("id") or 0):
-        uvalues = dict(uvalues)
-        old_uid = uvalues.pop("id", None)
-        update = Update(**uvalues, id=old_uid if keep_ids else None)
-        update.changes = changes
-        update.links = [Link(ticket_id=ticket.id, url=v["url"], title=v["title"]) for v in links]
-        ticket.updates.append(update)
-        if old_uid is not None:
-            by_old[old_uid] = update
-        report.updates += 1
-    session.flush()
+    # What points at a log entry needs its id, known only now.
+    atts = []
     for avalues in sorted(plan.attachments, key=lambda a: a.get("id") or 0):
         if avalues["sha256"] in missing:
             continue
         avalues = dict(avalues)
         old_aid = avalues.pop("id", None)
         update = by_old.get(avalues.pop("update_id", None) or -1)
-        att = Attachment(
-            **avalues, id=old_aid if keep_ids else None, update_id=update.id if update else None
+        atts.append(
+            Attachment(
+                **avalues,
+                id=old_aid if keep_ids else None,
+                ticket_id=ticket.id,
+                update_id=update.id if update is not None else None,
+            )
         )
-        ticket.attachments.append(att)
-        report.attachments += 1
+    session.add_all(atts)
+    for update, links in update_links:
+        session.add_all(
+            Link(ticket_id=ticket.id, update_id=update.id, url=v["url"], title=v["title"])
+            for v in links
+        )
     session.flush()
+    session.expire(ticket, ["attachments"])  # the index reads them back
     search.reindex_ticket(session, ticket)
+    if old_id is not None:
+        report.ids[old_id] = ticket.id
     report.tickets += 1
+    report.updates += len(updates)
+    report.attachments += len(atts)
 
 
 def _tag(session: Session, name: str, cache: dict[str, int]) -> Tag:
