@@ -178,9 +178,11 @@ def _restore(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 @contextlib.contextmanager
-def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Engine]:
+def open_data(data_dir: Path, *, create: bool = False, writing: bool = False) -> Iterator[Engine]:
     """The data folder's database for a command, upgraded first if no app is running on it
-    (an app that runs has its database at its own version already)."""
+    (an app that runs has its database at its own version already). A writing command keeps
+    the folder's lock while it works, so an app starting meanwhile cannot take its
+    half-copied files for leftovers; a reading one lets go at once."""
     from . import db
     from .config import ensure_user_config
 
@@ -198,6 +200,9 @@ def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Engine]:
 
         schema.open_database(engine, backups_dir=data_dir / "backups", upgrade=alone)
         make_private(data_dir / DB_NAME)
+        if alone and not writing:
+            lock.release()
+            alone = False
         yield engine
     finally:
         engine.dispose()
@@ -262,7 +267,7 @@ def _import(args: argparse.Namespace, data_dir: Path) -> int:
     source = Path(args.file).expanduser()
     if not source.is_file():
         raise DataDirError(f"There is no file {source}.")
-    with open_data(data_dir, create=True) as engine:
+    with open_data(data_dir, create=True, writing=True) as engine:
         session = db.make_sessionmaker(engine, write=True)()
         try:
             if fmt == "csv":

@@ -138,6 +138,7 @@ def clean_orphans(path: Path) -> list[Path]:
         "backups/*.partial",
         "backups/.*.partial",
         "uploads/tmp/*",
+        "uploads/.*.tmp",
     ):
         candidates += [p for p in path.glob(pattern) if p.is_file() or p.is_symlink()]
     restoring = path / ".restoring"

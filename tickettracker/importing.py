@@ -489,8 +489,9 @@ def import_json(
                     "attachments",
                     None,
                     f"the bytes of {missing[sha]!r} ({sha[:12]}…) are not in this data folder. "
-                    "Point --files at the old data folder (or its uploads folder), or import "
-                    "with --without-missing-files to leave those attachments out.",
+                    "Import with the command, pointing --files at the old data folder (or its "
+                    "uploads folder), or choose to leave those attachments out "
+                    "(--without-missing-files).",
                 )
             )
         raise ImportRefused(report)
