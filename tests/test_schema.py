@@ -248,6 +248,21 @@ def test_a_table_rebuild_in_a_migration_keeps_every_child_row(tmp_path):
     con.close()
 
 
+def test_a_migration_may_drop_the_search_index_to_have_it_rebuilt(tmp_path):
+    head = schema.head_revision()
+    body = "    op.execute('DROP TABLE ticket_fts')\n"
+    location = migrations_copy(tmp_path, extra_revision("0900_reindex", head, body))
+    data = core_data_dir(tmp_path)
+    engine = db.make_engine(data / "tickettracker.db")
+    schema.open_database(engine, backups_dir=data / "backups", location=location)
+    engine.dispose()
+    con = sqlite3.connect(data / "tickettracker.db")
+    indexed = con.execute("SELECT count(*) FROM ticket_fts").fetchone()[0]
+    hits = con.execute("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH 'vpn'").fetchall()
+    con.close()
+    assert indexed == 5 and hits == [(2,)]
+
+
 def _counts(path: Path) -> dict[str, int]:
     con = sqlite3.connect(path)
     tables = ["tickets", "updates", "watchers", "links", "tags", "ticket_tags"]

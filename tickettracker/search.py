@@ -143,7 +143,10 @@ def create_index(conn: Connection) -> None:
     if not has_counts:
         for statement in COUNTS_DDL:
             conn.exec_driver_sql(statement)
-    if rebuild:
+    # A table made anew on a database that already holds tickets (a migration dropped it to
+    # force a rebuild, say) is filled now, so the index is never silently empty.
+    created_on_data = columns is None and conn.exec_driver_sql("SELECT 1 FROM tickets").first()
+    if rebuild or created_on_data:
         rebuild_index(conn)
 
 
