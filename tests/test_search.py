@@ -312,9 +312,45 @@ def test_unknown_qualifier_values_are_reported(session, config):
         now=NOW,
         tz=BERLIN,
     )
-    assert [x.id for x in page.items] == [t.id]
+    assert [x.id for x in page.items] == []  # no ticket has the priority "meh"
     assert len(page.problems) == 3
     assert "'bogus'" in page.problems[0] and "on_hold" in page.problems[0]
+    assert any("not in your configuration" in p for p in page.problems)
+    page = search.list_tickets(
+        session, search.TicketQuery(q="status:bogus"), config=config, now=NOW, tz=BERLIN
+    )
+    assert [x.id for x in page.items] == [t.id]
+
+
+def test_a_priority_removed_from_the_config_can_still_be_found(session, config):
+    kept = make(session, config, title="Old scheme", priority="urgent")
+    make(session, config, title="New scheme", priority="high")
+    smaller = {**config, "priorities": [p for p in config["priorities"] if p["key"] != "urgent"]}
+    page = search.list_tickets(
+        session, search.TicketQuery(q="priority:urgent"), config=smaller, now=NOW, tz=BERLIN
+    )
+    assert [x.id for x in page.items] == [kept.id]
+
+
+def test_typed_status_replaces_the_status_boxes(session, config):
+    closed = make(session, config, title="Done already")
+    tickets.change_ticket(session, closed.id, {"status": "closed"}, config=config, now=NOW)
+    page = search.list_tickets(
+        session,
+        search.TicketQuery(q="status:closed", statuses=["open", "in_progress"]),
+        config=config,
+        now=NOW,
+        tz=BERLIN,
+    )
+    assert [x.id for x in page.items] == [closed.id]
+    assert page.statuses == ["closed"]
+
+
+def test_due_days_out_of_range_is_reported_not_guessed(session, config):
+    page = search.list_tickets(
+        session, search.TicketQuery(q="due:3000000"), config=config, now=NOW, tz=BERLIN
+    )
+    assert any("out of range" in p for p in page.problems)
 
 
 # --- sorting -------------------------------------------------------------------------------

@@ -303,3 +303,10 @@ def test_index_text_leaves_plain_ascii_alone():
 def test_phrase_of_punctuation_only_is_none():
     assert phrase("--- ***") is None
     assert phrase("東") == '" 東 " *'
+
+
+@pytest.mark.parametrize("q", ["%", "_", "*", '"', "-", ":", "( )"])
+def test_punctuation_alone_says_no_text_filter_is_applied(q):
+    parsed = parse_query(q)
+    assert parsed.match is None
+    assert any("no text filter is applied" in p for p in parsed.problems)

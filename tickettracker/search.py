@@ -36,7 +36,15 @@ from sqlalchemy.orm import Session, selectinload
 from .config import priority_keys, priority_target_hours
 from .errors import ValidationError
 from .models import Tag, Ticket, ticket_tags
-from .searchtext import FTS_TOKENIZER, and_all, column_filter, index_text, parse_query, phrase
+from .searchtext import (
+    FTS_TOKENIZER,
+    MAX_DUE_DAYS,
+    and_all,
+    column_filter,
+    index_text,
+    parse_query,
+    phrase,
+)
 from .workflow import ACTIVE_STATUSES, STATUS_KEYS
 
 # --- the index --------------------------------------------------------------------------
@@ -344,7 +352,7 @@ class TicketQuery:
 
 def _days(value: str) -> int | None:
     value = value[:-1] if value.endswith("d") else value
-    return int(value) if value.isdigit() and 0 < int(value) <= 3660 else None
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_DUE_DAYS else None
 
 
 @dataclass
@@ -358,6 +366,7 @@ class TicketPage:
     text: str = ""  # the free text searched for
     problems: list[str] = field(default_factory=list)  # qualifiers we could not use
     notice: str = ""  # e.g. why results are not ranked by relevance
+    statuses: list[str] = field(default_factory=list)  # the statuses actually shown
 
     @property
     def pages(self) -> int:
@@ -463,7 +472,9 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
                 f"There is no status {status!r}; use one of {', '.join(STATUS_KEYS)}, or all."
             )
     if typed:
-        statuses = typed if statuses is None else statuses & typed
+        # What the user typed in the box is their latest word: it replaces the status boxes
+        # (which the page then shows ticked to match) rather than narrowing them to nothing.
+        statuses = typed
     if statuses is None:
         statuses = set(ACTIVE_STATUSES)
 
@@ -475,9 +486,14 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
 
     for prio in parsed.priorities:
         if prio not in keys:
-            problems.append(f"There is no priority {prio!r}; use one of {', '.join(keys)}.")
+            # Still filter: tickets may keep a priority that config.json no longer lists,
+            # and this is how the user finds them to give them another one.
+            problems.append(
+                f"The priority {prio!r} is not in your configuration (it has "
+                f"{', '.join(keys)}); showing the tickets that still have it."
+            )
     priorities: frozenset[str] | None = None
-    for group in (query.priorities, [p for p in parsed.priorities if p in keys]):
+    for group in (query.priorities, list(parsed.priorities)):
         if group:
             conditions.append(Ticket.priority.in_(group))
             priorities = frozenset(group) if priorities is None else priorities & set(group)
@@ -825,6 +841,7 @@ def list_tickets(
         text=parse_query(query.q).text,
         problems=spec.problems,
         notice=notice,
+        statuses=[s for s in STATUS_KEYS if s in spec.statuses],
     )
 
 

@@ -163,6 +163,7 @@ def and_all(expressions: list[str]) -> str | None:
 
 QUALIFIERS = ("tag", "status", "is", "priority", "requester", "watcher", "due", "sort", "order")
 DUE_KEYWORDS = ("overdue", "today", "week", "none")
+MAX_DUE_DAYS = 3660  # ten years, as the API's due= accepts
 MAX_TEXT_TERMS = 32
 
 # A qualifier with a quoted or bare value, a quoted phrase (perhaps unclosed), or a word.
@@ -267,6 +268,12 @@ def parse_query(q: str) -> ParsedQuery:
         prefix = is_last and ends_open
         terms.append(TextTerm(m.group(), prefix=prefix))
     searchable = [t for t in terms if t.expression() is not None]
+    if terms and not searchable:
+        shown = " ".join(t.text for t in terms)[:40]
+        problems.append(
+            f"“{shown}” has no letters, digits or emoji to search for, so no text filter is "
+            "applied: add a word."
+        )
     if len(searchable) > MAX_TEXT_TERMS:
         problems.append(
             f"Only the first {MAX_TEXT_TERMS} words of the search are used; "
@@ -276,7 +283,12 @@ def parse_query(q: str) -> ParsedQuery:
     due = single["due"]
     if due is not None:
         days = due[:-1] if due.endswith("d") else due
-        if days.isdigit():
+        if days.isdigit() and not 0 < int(days) <= MAX_DUE_DAYS:
+            problems.append(
+                f"due:{due} is out of range: use a number of days from 1 to {MAX_DUE_DAYS}."
+            )
+            due = None
+        elif days.isdigit():
             due = str(int(days))
         elif due not in DUE_KEYWORDS:
             problems.append(
