@@ -63,6 +63,15 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+def _refuse_unknown(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(
+            f"Unknown field {name!r}; the fields are: {', '.join(sorted(allowed))}.", name
+        )
+
+
 def _clean_priority(value: Any, config: dict, current: str | None = None) -> str:
     keys = priority_keys(config)
     if value is None or value == "":
@@ -160,10 +169,7 @@ def create_ticket(
 ) -> Ticket:
     """Create a ticket from API/form data; the log starts with its creation."""
     now = now or utcnow()
-    unknown = set(data) - set(EDITABLE_FIELDS) - {"status", "hold_reason", "created_at"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationError(f"Unknown field {name!r}.", name)
+    _refuse_unknown(data, {*EDITABLE_FIELDS, "status", "hold_reason", "created_at"})
     if "title" not in data:
         raise ValidationError(
             "A ticket needs a title: say in a few words what it is about.", "title"
@@ -226,10 +232,7 @@ def change_ticket(
         "note_links",
         "expected_updated_at",
     }
-    unknown = set(data) - allowed
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationError(f"Unknown field {name!r}.", name)
+    _refuse_unknown(data, allowed)
     ticket = get_ticket(session, ticket_id)
     expected = data.get("expected_updated_at")
     if expected and parse_timestamp(expected, "expected_updated_at") != ticket.updated_at:
@@ -309,10 +312,7 @@ def add_note(
     bytes that are not on disk; the caller commits.
     """
     now = now or utcnow()
-    unknown = set(data) - {"body", "links"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationError(f"Unknown field {name!r}.", name)
+    _refuse_unknown(data, {"body", "links"})
     ticket = get_ticket(session, ticket_id)
     body = clean_text(data.get("body"), "body", NOTE_MAX)
     links = clean_links(data.get("links"))

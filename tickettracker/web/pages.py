@@ -16,28 +16,9 @@ from .templating import localtime
 
 bp = Blueprint("pages", __name__)
 
-FORM_VALUE_KEYS = (
-    "title",
-    "description",
-    "notes",
-    "requester",
-    "watchers",
-    "priority",
-    "tags",
-    "links",
-    "due_day",
-    "due_time",
-)
-FORM_FIELDS = (
-    "title",
-    "description",
-    "notes",
-    "requester",
-    "watchers",
-    "priority",
-    "tags",
-    "links",
-)
+# The ticket form's text fields: the editable fields, with the due date as a day and a time.
+FORM_FIELDS = tuple(f for f in tickets.EDITABLE_FIELDS if f != "due")
+FORM_VALUE_KEYS = (*FORM_FIELDS, "due_day", "due_time")
 
 
 def _form_text(form: MultiDict, name: str) -> str:
