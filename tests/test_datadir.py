@@ -150,25 +150,3 @@ def test_launch_does_not_wait_for_a_running_app(tmp_path):
     running.publish("http://127.0.0.1:5")
     assert not _acquire(InstanceLock(tmp_path), patience=20)
     running.release()
-
-
-def test_write_session_reads_back_without_holding_the_write_lock(tmp_path):
-    from sqlalchemy import event, text
-
-    from tickettracker import db
-
-    engine = db.make_engine(tmp_path / "t.db")
-    db.init_db(engine)
-    begins: list[bool] = []
-    event.listen(
-        engine,
-        "begin",
-        lambda conn: begins.append(bool(conn.get_execution_options().get("sqlite_immediate"))),
-    )
-    with db.make_sessionmaker(engine, write=True)() as session:
-        session.execute(text("CREATE TABLE t (x)"))
-        session.commit()
-        session.execute(text("SELECT count(*) FROM t"))  # the read-back after the write
-        session.rollback()
-    engine.dispose()
-    assert begins == [True, False]

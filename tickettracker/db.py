@@ -71,17 +71,6 @@ def init_db(engine: Engine, *, backups_dir: Path | None = None):
 
 
 def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
-    """Sessions for reading, or (write=True) for one short write transaction each.
-
-    A write session takes the write lock for its first transaction only: once that commits,
-    reading the result back for the answer runs as a plain read and lets other writers in.
-    """
-    if not write:
-        return sessionmaker(engine, expire_on_commit=False)
-    maker = sessionmaker(engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
-
-    @event.listens_for(maker, "after_commit")
-    def _read_after_write(session: Session) -> None:
-        session.bind = engine
-
-    return maker
+    """Sessions for reading, or (write=True) for one short write transaction each."""
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    return sessionmaker(bind, expire_on_commit=False)
