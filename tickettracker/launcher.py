@@ -212,9 +212,19 @@ def stop_server(server, thread: threading.Thread, timeout: float = 5.0) -> None:
     Requests in flight finish first; then the listener, the wake-up pipe and every idle
     keep-alive connection (a window holds one open) are closed, so the server loop ends within
     one poll interval instead of waiting for those connections to time out.
+
+    The sockets are closed by the server thread itself (through waitress's wake-up pipe):
+    closing them from here could pull a descriptor out from under the thread's select() call,
+    which then fails with "Bad file descriptor".
     """
     from waitress import wasyncore
 
+    def close_everything() -> None:
+        wasyncore.close_all(server._map, ignore_all=True)
+
     server.task_dispatcher.shutdown(timeout=timeout)
-    wasyncore.close_all(server._map, ignore_all=True)
-    thread.join(timeout=timeout)
+    if thread.is_alive():
+        server.trigger.pull_trigger(close_everything)
+        thread.join(timeout=timeout)
+    if not thread.is_alive():
+        close_everything()  # a thread that never ran, or ended: nothing else touches the map
