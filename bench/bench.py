@@ -359,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.reuse:
         data_dir, args.keep = args.reuse, True
+        if (data_dir / "data" / "tickettracker.db").exists():  # the folder --keep printed
+            data_dir = data_dir / "data"
         db_path = data_dir / "tickettracker.db"
+        if not db_path.exists():
+            parser.error(f"{db_path} does not exist: pass a folder kept by --keep")
         engine = db.make_engine(db_path)
         db.init_db(engine)  # as the app would: new indexes and tables
         with engine.begin() as conn:

@@ -523,6 +523,29 @@ def test_status_filter_inside_the_search(session, config, backlog, drive_limit, 
     assert sorted(on_hold) == sorted(r.id for r in backlog if r.status == "on_hold")
 
 
+@pytest.mark.parametrize("statuses", [["open", "on_hold"], ["in_progress", "resolved"], []])
+@pytest.mark.parametrize(("q", "drive_limit"), WAYS)
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_urgency_sort_with_a_status_filter(
+    session, config, backlog, statuses, q, drive_limit, order, monkeypatch
+):
+    """The urgency walks fix each status themselves: the status filter still holds."""
+    if drive_limit is not None:
+        monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
+    shown = statuses or ["open", "in_progress", "on_hold", "resolved"]  # the default
+    kept = {r.id for r in backlog if r.status in shown}
+    expected = [i for i in expected_order(backlog, "urgency", order == "desc", config) if i in kept]
+    page = search.list_tickets(
+        session,
+        search.TicketQuery(q=q, statuses=statuses, sort="urgency", order=order, per_page=500),
+        config=config,
+        now=NOW,
+        tz=BERLIN,
+    )
+    assert [t.id for t in page.items] == expected
+    assert page.total == len(expected)
+
+
 def test_urgency_puts_the_most_overdue_first(session, config, backlog):
     first = ids(session, config, sort="urgency")[:2]
     titles = [session.get(Ticket, i).title for i in first]

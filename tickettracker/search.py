@@ -355,9 +355,35 @@ def _days(value: str) -> int | None:
     return int(value) if value.isdigit() and 0 < int(value) <= MAX_DUE_DAYS else None
 
 
+@dataclass(slots=True)
+class ListRow:
+    """What a row of the list page shows of a ticket, and what its SLA state is computed from.
+
+    Read as plain rows, not ORM objects: building 50 tracked tickets cost the page more
+    than its queries.
+    """
+
+    id: int
+    title: str
+    requester: str
+    priority: str
+    status: str
+    hold_reason: str | None
+    hold_seconds: int
+    hold_since: dt.datetime | None
+    due_at: dt.datetime | None
+    due_date: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    tag_names: list[str] = field(default_factory=list)
+
+
+_ROW_COLUMNS = [getattr(Ticket, f.name) for f in dataclasses.fields(ListRow)][:-1]
+
+
 @dataclass
 class TicketPage:
-    items: list[Ticket]
+    items: list[Any]  # Ticket objects (the API), or ListRow (the list page)
     total: int
     page: int
     per_page: int
@@ -390,6 +416,7 @@ class _Spec:
     priorities: frozenset[str] | None = None  # None: any
     # Only status and priority filters: counts come from ticket_counts, not the tickets.
     simple: bool = False
+    status_condition: ColumnElement[bool] | None = None  # also in `conditions`, if any
     fts_condition: ColumnElement[bool] | None = None  # also in `conditions`
     fts_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
 
@@ -480,6 +507,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
 
     conditions: list[ColumnElement[bool]] = []
     status_filter = statuses != set(STATUS_KEYS)
+    status_condition = None
     if status_filter:
         status_condition = Ticket.status.in_(sorted(statuses, key=STATUS_KEYS.index))
         conditions.append(status_condition)
@@ -524,6 +552,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         states = " OR ".join(f'"{_state_token(s)}"' for s in sorted(statuses))
         matches.append(column_filter("state", states))
         conditions.remove(status_condition)
+        status_condition = None
     match = and_all(matches)
     if match:
         fts_rows = select(_FTS.c.rowid).where(
@@ -557,6 +586,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         frozenset(statuses),
         priorities,
         simple=len(conditions) == simple_count and not match,
+        status_condition=status_condition,
         fts_condition=fts_condition,
         fts_probe=fts_probe,
     )
@@ -711,6 +741,7 @@ def _urgency_page(
 class _Class:
     """Tickets of one status whose urgency is a + b * key, walked in key order."""
 
+    status: str
     where: list[ColumnElement[bool]]
     key: Any  # SQL expression: urgency = a + b * key
     a: float
@@ -734,7 +765,7 @@ def _urgency_classes(session: Session, config: dict, now: dt.datetime) -> list[_
         due = func.julianday(Ticket.due_at)
         where = [Ticket.status == status, Ticket.due_at.is_not(None)]
         classes.append(
-            _Class(where, due, 1.0 + jnow / window_days, -1.0 / window_days, Ticket.due_at)
+            _Class(status, where, due, 1.0 + jnow / window_days, -1.0 / window_days, Ticket.due_at)
         )
         # No due date: urgency = (now - clock start) / target.
         clock, clock_now = _CLOCK_START, jnow
@@ -750,7 +781,9 @@ def _urgency_classes(session: Session, config: dict, now: dt.datetime) -> list[_
                 Ticket.due_at.is_(None),
                 Ticket.priority == priority,
             ]
-            classes.append(_Class(where, clock, clock_now / target_days, -1.0 / target_days))
+            classes.append(
+                _Class(status, where, clock, clock_now / target_days, -1.0 / target_days)
+            )
     return classes
 
 
@@ -758,16 +791,21 @@ def _merge_classes(
     session: Session, spec: _Spec, config: dict, now: dt.datetime, need: int, desc: bool
 ) -> list[int]:
     """The first `need` urgent tickets, in urgency order."""
-    classes = _urgency_classes(session, config, now)
+    classes = [c for c in _urgency_classes(session, config, now) if c.status in spec.statuses]
+    # Each class fixes the status itself; the status filter beside it (status IN ...) made
+    # SQLite sort some walks instead of following the index.
+    conditions = [c for c in spec.conditions if c is not spec.status_condition]
     arms = []
     for index, cls in enumerate(classes):
         # Each arm walks an index with equality on its leading columns: no sorting.
         arm = select(literal(index).label("c"), Ticket.id.label("i"), cls.key.label("k")).where(
-            *spec.conditions, *cls.where
+            *conditions, *cls.where
         )
         order = cls.order if cls.order is not None else cls.key
         arm = _apply_order(arm, [order, Ticket.id], not desc).limit(need)
         arms.append(select(arm.subquery()))
+    if not arms:
+        return []
     walks: list[list[tuple[float, int]]] = [[] for _ in classes]
     for index, ticket_id, key in session.execute(union_all(*arms)):
         cls = classes[index]
@@ -845,20 +883,41 @@ def list_tickets(
     )
 
 
-def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list[Ticket]:
+def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list[Any]:
     """The tickets with these ids, in this order: with everything the API shows (`full`),
-    or only what a row of the list page shows."""
+    or as the list page's ListRow."""
     if not ids:
         return []
-    options = [selectinload(Ticket.tags)]
-    if full:
-        options += [
-            selectinload(Ticket.watchers),
-            selectinload(Ticket.links),
-            selectinload(Ticket.attachments),
-        ]
+    if not full:
+        return load_rows(session, ids)
+    options = [
+        selectinload(Ticket.tags),
+        selectinload(Ticket.watchers),
+        selectinload(Ticket.links),
+        selectinload(Ticket.attachments),
+    ]
     rows = session.scalars(select(Ticket).where(Ticket.id.in_(ids)).options(*options)).all()
     by_id = {t.id: t for t in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def load_rows(session: Session, ids: list[int]) -> list[ListRow]:
+    """List rows for these ids, in this order, with their tag names (sorted as the ticket
+    page sorts them)."""
+    if not ids:
+        return []
+    by_id = {
+        values[0]: ListRow(*values)
+        for values in session.execute(select(*_ROW_COLUMNS).where(Ticket.id.in_(ids)))
+    }
+    tagged = (
+        select(ticket_tags.c.ticket_id, Tag.name)
+        .join(Tag, Tag.id == ticket_tags.c.tag_id)
+        .where(ticket_tags.c.ticket_id.in_(ids))
+        .order_by(Tag.name)
+    )
+    for ticket_id, name in session.execute(tagged):
+        by_id[ticket_id].tag_names.append(name)
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from .. import attachments, search, tickets
 from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
 from ..workflow import ACTIVE_STATUSES
-from . import get_session, state, uploads
+from . import get_session, listview, state, uploads
 from .templating import localtime
 
 bp = Blueprint("pages", __name__)
@@ -91,6 +91,7 @@ def index():
         dashboard=search.dashboard(session),
         sorts=search.SORTS,
         default_statuses=ACTIVE_STATUSES,
+        row_views=lambda rows, status_badge: listview.row_views(rows, config, status_badge),
     )
 
 
