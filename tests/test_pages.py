@@ -64,3 +64,43 @@ def test_wrong_token_refused(app):
     client = app.test_client()
     assert client.get("/?token=wrong").status_code == 403
     assert client.get("/").status_code == 401
+
+
+def _log_entries(html: str) -> list[str]:
+    """The update log's entries, as HTML, in page order."""
+    log = html.split('<ol class="entries">', 1)[1].split("</ol>", 1)[0]
+    return [part.split("</li>\n    ", 1)[0] for part in log.split('<li class="entry')[1:]]
+
+
+def test_each_log_entry_shows_its_own_changes_links_and_files(client):
+    import io
+
+    resp = client.post("/tickets/new", data={"title": "Printer jams", "tags": "printer"})
+    tid = int(resp.headers["Location"].rsplit("/", 1)[1])
+    client.post(
+        f"/tickets/{tid}/notes",
+        data={
+            "body": "Called the vendor",
+            "links": "https://example.org/runbook Vendor runbook",
+            "file": [(io.BytesIO(b"%PDF-1.4"), "quote.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
+    client.post(f"/tickets/{tid}/status", data={"status": "in_progress", "note": ""})
+    client.post(
+        f"/tickets/{tid}/notes",
+        data={"body": "Part ordered", "links": "https://example.org/order Order 17"},
+        content_type="multipart/form-data",
+    )
+
+    entries = _log_entries(client.get(f"/tickets/{tid}").get_data(as_text=True))
+    assert len(entries) == 4
+    created, note, status, second = entries
+    assert "Created as" in created and "Open" in created
+    assert "Called the vendor" in note and "Vendor runbook" in note and "quote.pdf" in note
+    assert "Order 17" not in note
+    assert "Status:" in status and "In Progress" in status and "quote.pdf" not in status
+    assert "Part ordered" in second and "Order 17" in second and "Vendor runbook" not in second
+
+    newest = _log_entries(client.get(f"/tickets/{tid}?log=newest").get_data(as_text=True))
+    assert newest == list(reversed(entries))

@@ -128,9 +128,12 @@ def _ticket_page(ticket, **extra):
 
 @bp.get("/tickets/<int:ticket_id>")
 def show_ticket(ticket_id: int):
-    ticket = tickets.get_ticket(get_session(), ticket_id)
+    session = get_session()
+    ticket = tickets.get_ticket(session, ticket_id, updates=False)
     newest_first = request.args.get("log") == "newest"
-    updates = list(reversed(ticket.updates)) if newest_first else ticket.updates
+    updates = tickets.history(session, ticket)
+    if newest_first:
+        updates.reverse()
     return _ticket_page(ticket, updates=updates, newest_first=newest_first, error=None)
 
 
@@ -140,12 +143,12 @@ PAGE_ERRORS = (ValidationError, Conflict, TooLarge, StorageFailed)
 def _ticket_page_error(ticket_id: int, exc: DomainError):
     session = get_session()
     session.rollback()
-    ticket = tickets.get_ticket(session, ticket_id)
+    ticket = tickets.get_ticket(session, ticket_id, updates=False)
     # A browser cannot be handed its chosen files back: say so when they were not kept.
     files_dropped = exc.field != "file" and bool(uploads.uploaded_files())
     return _ticket_page(
         ticket,
-        updates=ticket.updates,
+        updates=tickets.history(session, ticket),
         newest_first=False,
         error=exc,
         form=request.form,
@@ -231,7 +234,7 @@ def _render_edit(ticket, values, original, error=None, status=200):
 
 @bp.get("/tickets/<int:ticket_id>/edit")
 def edit_ticket(ticket_id: int):
-    ticket = tickets.get_ticket(get_session(), ticket_id)
+    ticket = tickets.get_ticket(get_session(), ticket_id, updates=False)
     values = ticket_form_values(ticket)
     return _render_edit(ticket, values, values)
 
@@ -245,7 +248,7 @@ def save_ticket(ticket_id: int):
     a field both changed is a conflict the user resolves by saving again, knowingly.
     """
     session = get_session()
-    ticket = tickets.get_ticket(session, ticket_id)
+    ticket = tickets.get_ticket(session, ticket_id, updates=False)
     submitted = _ticket_form_values(request.form)
     current = ticket_form_values(ticket)
     try:
@@ -273,7 +276,7 @@ def save_ticket(ticket_id: int):
         tickets.change_ticket(session, ticket_id, data, config=state().config)
     except (ValidationError, Conflict) as exc:
         session.rollback()
-        ticket = tickets.get_ticket(session, ticket_id)
+        ticket = tickets.get_ticket(session, ticket_id, updates=False)
         return _render_edit(ticket, submitted, original, exc, exc.status)
     session.commit()
     return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)
