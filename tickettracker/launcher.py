@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -175,6 +176,11 @@ def _serve(options: LaunchOptions, data_dir: Path, lock: InstanceLock, stopper: 
     thread.start()
     try:
         wait_until_serving(base_url, st.token)
+        # Everything loaded so far (Flask, SQLAlchemy, templates) lives as long as the app:
+        # keep it out of the garbage collector's full passes, which otherwise walk it all
+        # and stall a request now and then for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
         lock.publish(base_url)
         url = f"{base_url}/?token={st.token}"
         mode = options.mode
