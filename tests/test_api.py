@@ -118,3 +118,46 @@ def test_status_filter_on_list(client):
     closed = client.get("/api/v1/tickets?status=closed").get_json()
     assert [t["title"] for t in closed["items"]] == ["A"]
     assert client.get("/api/v1/tickets?status=done").status_code == 422
+
+
+def test_a_list_item_is_the_ticket_as_read_alone(client):
+    """The list reads tickets in bulk; each item must still say what GET /tickets/<id> says."""
+    import io
+
+    plain = create(client, title="Mouse missing")
+    full = create(
+        client,
+        title="Projector flickers",
+        requester="Ann",
+        watchers=["Zoe", "Bob", "Émile"],
+        tags=["room-3", "AV", "hardware"],
+        links=[{"url": "https://example.org/manual", "title": "Manual"}, "https://example.org/b"],
+        due="2026-12-10T15:30:00+01:00",
+        description="Flickers at 60 Hz",
+        notes="Try another cable",
+    )
+    tid = full["id"]
+    client.post(
+        f"/api/v1/tickets/{tid}/updates",
+        json={"body": "Vendor called", "links": ["https://example.org/case/1"]},
+    )
+    kept, gone = (
+        client.post(
+            f"/api/v1/tickets/{tid}/attachments",
+            data={"file": [(io.BytesIO(data), name, "text/plain")]},
+            content_type="multipart/form-data",
+        ).get_json()["attachments"][0]["id"]
+        for name, data in (("log.txt", b"kept"), ("old.txt", b"gone"))
+    )
+    assert client.delete(f"/api/v1/attachments/{gone}").status_code == 200
+
+    items = {t["id"]: t for t in client.get("/api/v1/tickets").get_json()["items"]}
+    for ticket_id in (plain["id"], tid):
+        alone = client.get(f"/api/v1/tickets/{ticket_id}").get_json()
+        alone.pop("updates")
+        assert items[ticket_id] == alone
+    item = items[tid]
+    assert item["watchers"] == ["Zoe", "Bob", "Émile"]
+    assert item["tags"] == ["AV", "hardware", "room-3"]
+    assert [link["title"] for link in item["links"]] == ["Manual", ""]
+    assert [a["id"] for a in item["attachments"]] == [kept]

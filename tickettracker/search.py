@@ -31,11 +31,11 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from .config import priority_keys, priority_target_hours
 from .errors import ValidationError
-from .models import Tag, Ticket, ticket_tags
+from .models import Attachment, Link, Tag, Ticket, Watcher, ticket_tags
 from .searchtext import (
     FTS_TOKENIZER,
     MAX_DUE_DAYS,
@@ -378,12 +378,39 @@ class ListRow:
     tag_names: list[str] = field(default_factory=list)
 
 
-_ROW_COLUMNS = [getattr(Ticket, f.name) for f in dataclasses.fields(ListRow)][:-1]
+@dataclass(slots=True)
+class TicketRow(ListRow):
+    """All the API's list shows of a ticket, read as plain rows like ListRow."""
+
+    description: str = ""
+    notes: str = ""
+    watcher_names: list[str] = field(default_factory=list)
+    links: list[Any] = field(default_factory=list)  # rows with url and title
+    live_attachments: list[Any] = field(default_factory=list)  # rows, as serialise reads them
+
+
+def _columns(cls: type) -> list[Any]:
+    table = Ticket.__table__.c
+    return [getattr(Ticket, f.name) for f in dataclasses.fields(cls) if f.name in table]
+
+
+_ROW_COLUMNS = _columns(ListRow)
+_FULL_COLUMNS = _columns(TicketRow)
+_ATTACHMENT_COLUMNS = [
+    Attachment.ticket_id,
+    Attachment.id,
+    Attachment.filename,
+    Attachment.size,
+    Attachment.content_type,
+    Attachment.sha256,
+    Attachment.update_id,
+    Attachment.created_at,
+]
 
 
 @dataclass
 class TicketPage:
-    items: list[Any]  # Ticket objects (the API), or ListRow (the list page)
+    items: list[Any]  # TicketRow (full, for the API) or ListRow (the list page)
     total: int
     page: int
     per_page: int
@@ -883,41 +910,49 @@ def list_tickets(
     )
 
 
-def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list[Any]:
-    """The tickets with these ids, in this order: with everything the API shows (`full`),
-    or as the list page's ListRow."""
+def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list[ListRow]:
+    """The tickets with these ids, in this order, as plain rows (not ORM objects: building
+    50 tracked tickets with their collections cost a page more than its queries).
+
+    `full`: everything the API's list shows (TicketRow); else what the list page shows."""
     if not ids:
         return []
-    if not full:
-        return load_rows(session, ids)
-    options = [
-        selectinload(Ticket.tags),
-        selectinload(Ticket.watchers),
-        selectinload(Ticket.links),
-        selectinload(Ticket.attachments),
-    ]
-    rows = session.scalars(select(Ticket).where(Ticket.id.in_(ids)).options(*options)).all()
-    by_id = {t.id: t for t in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-def load_rows(session: Session, ids: list[int]) -> list[ListRow]:
-    """List rows for these ids, in this order, with their tag names (sorted as the ticket
-    page sorts them)."""
-    if not ids:
-        return []
-    by_id = {
-        values[0]: ListRow(*values)
-        for values in session.execute(select(*_ROW_COLUMNS).where(Ticket.id.in_(ids)))
+    cls = TicketRow if full else ListRow
+    columns = _FULL_COLUMNS if full else _ROW_COLUMNS
+    by_id: dict[int, Any] = {
+        row.id: cls(**row._asdict())
+        for row in session.execute(select(*columns).where(Ticket.id.in_(ids)))
     }
     tagged = (
         select(ticket_tags.c.ticket_id, Tag.name)
         .join(Tag, Tag.id == ticket_tags.c.tag_id)
         .where(ticket_tags.c.ticket_id.in_(ids))
-        .order_by(Tag.name)
+        .order_by(Tag.name)  # as Ticket.tags
     )
     for ticket_id, name in session.execute(tagged):
         by_id[ticket_id].tag_names.append(name)
+    if full:
+        watchers = (
+            select(Watcher.ticket_id, Watcher.name)
+            .where(Watcher.ticket_id.in_(ids))
+            .order_by(Watcher.position, Watcher.id)  # as Ticket.watchers
+        )
+        for ticket_id, name in session.execute(watchers):
+            by_id[ticket_id].watcher_names.append(name)
+        links = (
+            select(Link.ticket_id, Link.url, Link.title)
+            .where(Link.ticket_id.in_(ids), Link.update_id.is_(None))
+            .order_by(Link.id)  # as Ticket.links
+        )
+        for link in session.execute(links):
+            by_id[link.ticket_id].links.append(link)
+        files = (
+            select(*_ATTACHMENT_COLUMNS)
+            .where(Attachment.ticket_id.in_(ids), Attachment.removed_at.is_(None))
+            .order_by(Attachment.id)  # as Ticket.attachments
+        )
+        for attachment in session.execute(files):
+            by_id[attachment.ticket_id].live_attachments.append(attachment)
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -49,7 +49,7 @@ def ticket_to_dict(ticket: Ticket, *, with_updates: bool = False) -> dict[str, A
         "hold_reason": ticket.hold_reason,
         "due": format_due(ticket.due_date, ticket.due_at),
         "tags": ticket.tag_names,
-        "links": [link.to_dict() for link in ticket.links],
+        "links": [{"url": link.url, "title": link.title} for link in ticket.links],
         "attachments": [attachment_to_dict(a) for a in ticket.live_attachments],
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
