@@ -582,9 +582,14 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         status_condition = None
     match = and_all(matches)
     if match:
-        fts_rows = select(_FTS.c.rowid).where(
-            text("ticket_fts MATCH :fts_match").bindparams(fts_match=match)
+        # A named CTE, not a plain subquery: the urgency sort names the matches once per
+        # status and priority, and SQLite then runs the search once instead of each time.
+        matched = (
+            select(_FTS.c.rowid)
+            .where(text("ticket_fts MATCH :fts_match").bindparams(fts_match=match))
+            .cte("matched")
         )
+        fts_rows = select(matched.c.rowid)
         fts_condition = Ticket.id.in_(fts_rows)
         # "+id" keeps SQLite from driving the query by the matches: the sort's index is
         # walked instead and each id is looked up in the match list (see DRIVE_LIMIT).
