@@ -7,9 +7,9 @@ Builds N tickets (realistic text, tags, watchers, about five log entries each, o
 200) in a temporary data folder with bulk inserts, starts the real app process on it, and
 times requests over HTTP: the list page and API with the default sort, a search for a word in
 about 1 % of tickets, a tag ALL filter, sorting by due date (and by urgency and priority), a
-ticket page with 200 updates, and creating a ticket. Beside each it prints the floor: the
-same SQL statements the app runs, replayed directly on the SQLite file, and their query
-plans. Finally the build time and the app process's peak memory.
+ticket page with 200 updates, creating a ticket and adding a note. Beside each it prints the
+floor: the same SQL statements the app runs, replayed directly on the SQLite file, and their
+query plans. Finally the build time and the app process's peak memory.
 """
 
 from __future__ import annotations
@@ -476,6 +476,19 @@ def main(argv: list[str] | None = None) -> int:
         statements = capture_sql(db_path, create)
         floor = statistics.median(replay(floor_conn, statements, True) for _ in range(20))
         rows.append(("create a ticket (API)", times, floor, cpu))
+
+        noted = big - 1  # an ordinary ticket with a handful of log entries
+        note = {"body": "Checked the cabling again", "links": ["https://example.org/kb/42"]}
+        path = f"/api/v1/tickets/{noted}/updates"
+        times, cpu = measure(lambda: app.request("POST", path, note))
+
+        def add_note(session):
+            tickets.add_note(session, noted, dict(note))
+            session.flush()
+
+        statements = capture_sql(db_path, add_note)
+        floor = statistics.median(replay(floor_conn, statements, True) for _ in range(20))
+        rows.append(("add a note (API)", times, floor, cpu))
         peak = app.peak_rss_mb()
     finally:
         app.stop()
