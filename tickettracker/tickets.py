@@ -47,20 +47,26 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def get_ticket(session: Session, ticket_id: int, *, updates: bool = True) -> Ticket:
-    """Load one ticket with its tags, watchers, links, files and (`updates`) its update log,
-    or raise NotFound. (The ticket page reads the log with `history` instead.)"""
+def get_ticket(session: Session, ticket_id: int, *, updates: str = "full") -> Ticket:
+    """Load one ticket with its tags, watchers, links and files, or raise NotFound.
+
+    `updates`: "full" loads the update log with each entry's links and files, "bare" the
+    entries alone (what the index needs), "none" nothing (the ticket page reads the log
+    with `history` instead).
+    """
     options = [
         selectinload(Ticket.tags),
         selectinload(Ticket.watchers),
         selectinload(Ticket.links),
         selectinload(Ticket.attachments),
     ]
-    if updates:
+    if updates == "full":
         options += [
             selectinload(Ticket.updates).selectinload(Update.links),
             selectinload(Ticket.updates).selectinload(Update.attachments),
         ]
+    elif updates == "bare":
+        options.append(selectinload(Ticket.updates))
     ticket = session.scalars(
         select(Ticket).where(Ticket.id == ticket_id).options(*options)
     ).one_or_none()
@@ -372,7 +378,8 @@ def add_note(
     """
     now = now or utcnow()
     _refuse_unknown(data, {"body", "links"})
-    ticket = get_ticket(session, ticket_id)
+    # The log's entries are needed for the index (their text), not their links and files.
+    ticket = get_ticket(session, ticket_id, updates="bare")
     body = clean_text(data.get("body"), "body", NOTE_MAX)
     links = clean_links(data.get("links"))
     if not body.strip() and not links and not files:

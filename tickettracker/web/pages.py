@@ -129,7 +129,7 @@ def _ticket_page(ticket, **extra):
 @bp.get("/tickets/<int:ticket_id>")
 def show_ticket(ticket_id: int):
     session = get_session()
-    ticket = tickets.get_ticket(session, ticket_id, updates=False)
+    ticket = tickets.get_ticket(session, ticket_id, updates="none")
     newest_first = request.args.get("log") == "newest"
     updates = tickets.history(session, ticket)
     if newest_first:
@@ -143,7 +143,7 @@ PAGE_ERRORS = (ValidationError, Conflict, TooLarge, StorageFailed)
 def _ticket_page_error(ticket_id: int, exc: DomainError):
     session = get_session()
     session.rollback()
-    ticket = tickets.get_ticket(session, ticket_id, updates=False)
+    ticket = tickets.get_ticket(session, ticket_id, updates="none")
     # A browser cannot be handed its chosen files back: say so when they were not kept.
     files_dropped = exc.field != "file" and bool(uploads.uploaded_files())
     return _ticket_page(
@@ -234,7 +234,7 @@ def _render_edit(ticket, values, original, error=None, status=200):
 
 @bp.get("/tickets/<int:ticket_id>/edit")
 def edit_ticket(ticket_id: int):
-    ticket = tickets.get_ticket(get_session(), ticket_id, updates=False)
+    ticket = tickets.get_ticket(get_session(), ticket_id, updates="none")
     values = ticket_form_values(ticket)
     return _render_edit(ticket, values, values)
 
@@ -248,7 +248,7 @@ def save_ticket(ticket_id: int):
     a field both changed is a conflict the user resolves by saving again, knowingly.
     """
     session = get_session()
-    ticket = tickets.get_ticket(session, ticket_id, updates=False)
+    ticket = tickets.get_ticket(session, ticket_id, updates="none")
     submitted = _ticket_form_values(request.form)
     current = ticket_form_values(ticket)
     try:
@@ -276,7 +276,7 @@ def save_ticket(ticket_id: int):
         tickets.change_ticket(session, ticket_id, data, config=state().config)
     except (ValidationError, Conflict) as exc:
         session.rollback()
-        ticket = tickets.get_ticket(session, ticket_id, updates=False)
+        ticket = tickets.get_ticket(session, ticket_id, updates="none")
         return _render_edit(ticket, submitted, original, exc, exc.status)
     session.commit()
     return redirect(url_for("pages.show_ticket", ticket_id=ticket_id), code=303)
