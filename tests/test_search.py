@@ -467,6 +467,21 @@ def expected_order(rows, sort: str, desc: bool, config) -> list[int]:
     return list(reversed(ordered)) if not desc else ordered
 
 
+def all_pages(session, config, total: int, **query) -> list[int]:
+    """The ids of every page of the list for `query`, in order; each page says `total`."""
+    got: list[int] = []
+    page_no = 1
+    while True:
+        page = search.list_tickets(
+            session, search.TicketQuery(page=page_no, **query), config=config, now=NOW, tz=BERLIN
+        )
+        assert page.total == total
+        if not page.items:
+            return got
+        got += [t.id for t in page.items]
+        page_no += 1
+
+
 # The list is answered three ways: counts from ticket_counts (no search), a search driving
 # the query (few matches), and a sort index driving with the matches probed (many).
 WAYS = [("", None), ("backlog", None), ("backlog", 0)]
@@ -482,23 +497,16 @@ def test_each_sort_pages_through_in_order(
     if drive_limit is not None:
         monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
     expected = expected_order(backlog, sort, order == "desc", config)
-    got: list[int] = []
-    page_no = 1
-    while True:
-        page = search.list_tickets(
-            session,
-            search.TicketQuery(
-                q=q, statuses=["all"], sort=sort, order=order, page=page_no, per_page=per_page
-            ),
-            config=config,
-            now=NOW,
-            tz=BERLIN,
-        )
-        assert page.total == len(backlog)
-        if not page.items:
-            break
-        got += [t.id for t in page.items]
-        page_no += 1
+    got = all_pages(
+        session,
+        config,
+        len(backlog),
+        q=q,
+        statuses=["all"],
+        sort=sort,
+        order=order,
+        per_page=per_page,
+    )
     assert got == expected
 
 
@@ -550,27 +558,17 @@ def test_tag_filters_keep_each_sort_order(
         expected = [t.id for t in backlog if t.id in wanted]
     else:
         expected = [i for i in expected_order(backlog, sort, True, config) if i in wanted]
-    got: list[int] = []
-    for page_no in range(1, len(backlog)):
-        page = search.list_tickets(
-            session,
-            search.TicketQuery(
-                statuses=["all"],
-                tags=["red", "blue"],
-                tag_mode=mode,
-                sort=sort,
-                order="desc",
-                page=page_no,
-                per_page=2,
-            ),
-            config=config,
-            now=NOW,
-            tz=BERLIN,
-        )
-        assert page.total == len(wanted)
-        if not page.items:
-            break
-        got += [t.id for t in page.items]
+    got = all_pages(
+        session,
+        config,
+        len(wanted),
+        statuses=["all"],
+        tags=["red", "blue"],
+        tag_mode=mode,
+        sort=sort,
+        order="desc",
+        per_page=2,
+    )
     assert got == expected
 
 
