@@ -332,8 +332,14 @@ def test_files_of_notes_and_of_closed_tickets_stay(session, store):
     tickets.change_ticket(session, ticket.id, {"status": "closed"}, config=load_defaults())
     with pytest.raises(Conflict):
         attachments.remove_attachment(session, row.id)
-    # Adding information to a closed ticket stays possible, as notes do.
-    attachments.attach_to_ticket(session, ticket.id, [receive(store, "late.txt", b"l")])
+    # A closed ticket's own files no longer change: none are added either (they could never
+    # be removed). A note, with its files, stays possible.
+    with pytest.raises(Conflict) as err:
+        attachments.attach_to_ticket(session, ticket.id, [receive(store, "late.txt", b"l")])
+    assert "closed" in err.value.message and "note" in err.value.message
+    assert err.value.field == "file"
+    late = tickets.add_note(session, ticket.id, {}, files=[receive(store, "late.txt", b"l")])
+    assert [a.filename for a in late.attachments] == ["late.txt"]
 
 
 def test_attachment_names_are_searchable(session, store):

@@ -407,6 +407,15 @@ def attach_to_ticket(
     """Attach files to the ticket itself; one log entry (kind "attachment") names them all."""
     now = now or utcnow()
     ticket = _ticket(session, ticket_id)
+    status = STATUSES[ticket.status]
+    if status.terminal:
+        # Closed and Cancelled are terminal: the ticket's own files would stay for good (they
+        # can no longer be removed). A note, with its files, is still welcome.
+        raise Conflict(
+            f"This ticket is {status.label.lower()}, so files can no longer be attached to it. "
+            "Add them to a note instead.",
+            "file",
+        )
     if not files:
         raise ValidationError("Choose one or more files to attach.", "file")
     rows = new_rows(ticket, store_files(files), now)
