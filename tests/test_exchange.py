@@ -279,8 +279,8 @@ BAD_CSV = """\
 title,description,priority,due,created_at
 Good one,,high,2026-02-01,
 Bad date,,normal,2026-02-31,
-"Multi-line
-description is fine",,low,,
+Multi-line,"description
+is fine",low,,
 Unknown priority,,critical,,
 ,no title here,normal,,
 Bad created,,normal,,yesterday

@@ -653,7 +653,7 @@ def test_list_page_shows_dashboard_filters_and_chip_links(client):
     assert 'href="/?q=badge&amp;tag=door"' in html or 'href="/?tag=door&amp;q=badge"' in html
     assert "1 ticket matching “badge”" in html
     bad = client.get("/?due=soon").get_data(as_text=True)
-    assert "due must be overdue" in bad
+    assert "Unknown due filter &#39;soon&#39;: use overdue" in bad
 
 
 def test_an_index_of_an_older_layout_is_rebuilt(tmp_path, config):

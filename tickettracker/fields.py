@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ REQUESTER_MAX = 200
 NAME_MAX = 200
 TAG_MAX = 100
 LINK_TITLE_MAX = 500
+HOLD_REASON_MAX = 500
 URL_MAX = 2000
 ALLOWED_LINK_SCHEMES = ("http", "https", "mailto")
 _SPLIT = re.compile(r"[,;\n]")
@@ -26,14 +28,83 @@ def local_tz() -> dt.tzinfo:
     return dt.datetime.now().astimezone().tzinfo  # type: ignore[return-value]
 
 
+# Characters no text field takes: C0 controls, DEL and C1 controls. Line and paragraph
+# separators (U+2028, U+2029) break a line as much as a newline does. Multi-line fields keep
+# the newline and the tab.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Fillers that draw nothing although Unicode files them as letters or symbols.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+
+
+_LABELS = {
+    "body": "The note",
+    "note": "The note",
+    "links": "A link's title",
+    "note_links": "A link's title",
+}
+
+
+def _label(field: str) -> str:
+    return _LABELS.get(field) or field.replace("_", " ").capitalize()
+
+
+def _refuse_controls(
+    text: str, field: str, pattern: re.Pattern[str], subject: str | None = None
+) -> None:
+    found = pattern.search(text)
+    if found is None:
+        return
+    char = found.group()
+    if char in "\r\n\u2028\u2029":
+        what, fix = "a line break", "keep it on one line"
+    elif char == "\t":
+        what, fix = "a tab", "use spaces instead"
+    else:
+        what, fix = f"the invisible control character U+{ord(char):04X}", "remove it"
+    raise ValidationError(
+        f"{subject or _label(field)} contains {what} (at character {found.start() + 1}); {fix} "
+        "and save again.",
+        field,
+    )
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether `text` shows anything: not only spaces, format characters (zero-width space,
+    joiners, direction marks: category Cf) and blank fillers."""
+    return any(
+        not c.isspace() and c not in _BLANK_LOOKING and unicodedata.category(c) not in ("Cf", "Cc")
+        for c in text
+    )
+
+
+def clean_line(value: Any, field: str, max_len: int | None = None) -> str:
+    """A single-line text field: surrounding white space trimmed; line breaks, tabs and
+    other control characters inside refused."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{_label(field)} must be text.", field)
+    text = value.strip()
+    _refuse_controls(text, field, _CONTROL)
+    if max_len is not None and len(text) > max_len:
+        raise ValidationError(
+            f"{_label(field)} is {len(text)} characters long; the limit is {max_len}. "
+            "Shorten it and save again.",
+            field,
+        )
+    return text
+
+
 def clean_title(value: Any) -> str:
     if not isinstance(value, str):
         raise ValidationError("The title must be text.", "title")
     title = value.strip()
-    if not title:
+    if not has_visible_text(title):
         raise ValidationError(
             "A ticket needs a title: say in a few words what it is about.", "title"
         )
+    _refuse_controls(title, "title", _CONTROL)
     if len(title) > TITLE_MAX:
         raise ValidationError(
             f"The title is {len(title)} characters long; keep it to {TITLE_MAX} and put the "
@@ -44,15 +115,25 @@ def clean_title(value: Any) -> str:
 
 
 def clean_text(value: Any, field: str, max_len: int | None = None) -> str:
+    """A multi-line text field: line breaks (stored as \\n) and tabs kept, other control
+    characters refused."""
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValidationError(f"{field.capitalize()} must be text.", field)
+        raise ValidationError(f"{_label(field)} must be text.", field)
+    # Windows line ends (from a script or a pasted file) are line breaks, not controls.
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    _refuse_controls(value, field, _CONTROL_MULTILINE)
     if max_len is not None and len(value) > max_len:
         raise ValidationError(
-            f"{field.capitalize()} is {len(value)} characters long; the limit is {max_len}.", field
+            f"{_label(field)} is {len(value)} characters long; the limit is {max_len}.", field
         )
     return value
+
+
+def clean_hold_reason(value: Any) -> str:
+    """Why a ticket is on hold: one line of at most HOLD_REASON_MAX characters ("" if none)."""
+    return clean_line(value, "hold_reason", HOLD_REASON_MAX)
 
 
 def clean_names(value: Any, field: str, max_len: int = NAME_MAX) -> list[str]:
@@ -81,6 +162,7 @@ def clean_names(value: Any, field: str, max_len: int = NAME_MAX) -> list[str]:
         name = item.strip()
         if not name:
             continue
+        _refuse_controls(name, field, _CONTROL, f"{name[:30]!r} in {field}")
         if len(name) > max_len:
             raise ValidationError(
                 f"{name[:30]}… in {field} is too long (limit {max_len} characters).", field
@@ -104,10 +186,19 @@ def clean_link(url: Any, title: Any = "", field: str = "links") -> dict[str, str
             f"{url[:60]!r} is not a link we can open: use an http://, https:// or mailto: address.",
             field,
         )
-    if any(ord(c) < 32 for c in url):
-        raise ValidationError("A link may not contain control characters.", field)
-    title = clean_text(title, field, LINK_TITLE_MAX)
-    return {"url": url, "title": title.strip()}
+    if _CONTROL.search(url):
+        raise ValidationError(
+            f"The link {url[:60]!r} contains a control character or line break; remove it.",
+            field,
+        )
+    if any(c.isspace() for c in parts.netloc):
+        raise ValidationError(
+            f"The link {url[:60]!r} has a space in its address (host name), which no link "
+            "can have: remove the space.",
+            field,
+        )
+    title = clean_line(title, field, LINK_TITLE_MAX)
+    return {"url": url, "title": title}
 
 
 def link_href(url: Any) -> str | None:
@@ -186,8 +277,17 @@ def format_due(due_date: dt.date | None, due_at: dt.datetime | None) -> str | No
     return None
 
 
-def parse_timestamp(value: Any, field: str) -> dt.datetime:
-    """An ISO 8601 date-time with offset (for imported history)."""
+# How far ahead of this machine's clock a time may be (another machine's clock may run a
+# little fast).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def parse_timestamp(value: Any, field: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """An ISO 8601 date-time with offset (for imported history).
+
+    With `now`, a time later than now (beyond CLOCK_SKEW) is refused: a ticket created "in
+    2030" would sort first by Created and Last updated for years.
+    """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be an ISO 8601 date-time.", field)
     try:
@@ -200,7 +300,23 @@ def parse_timestamp(value: Any, field: str) -> dt.datetime:
     if moment.tzinfo is None:
         raise ValidationError(f"{field} needs a UTC offset, like 2026-01-31T09:30:00+00:00.", field)
     _check_year(moment.year, field)
-    return moment.astimezone(dt.timezone.utc)
+    moment = moment.astimezone(dt.timezone.utc)
+    if now is not None:
+        check_not_future(moment, field, now=now, shown=value.strip())
+    return moment
+
+
+def check_not_future(
+    moment: dt.datetime, field: str, *, now: dt.datetime, shown: str | None = None
+) -> None:
+    """Refuse a recorded time (created_at, updated_at) later than `now` plus CLOCK_SKEW."""
+    if moment > now + CLOCK_SKEW:
+        raise ValidationError(
+            f"{field} {shown or moment.isoformat()!r} is in the future (it is now "
+            f"{now.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC). Give the time it really "
+            "happened, or leave it out to use the current time.",
+            field,
+        )
 
 
 # Years outside this range are typing mistakes, and near year 1 or 9999 the conversions

@@ -298,59 +298,122 @@ class TicketQuery:
     per_page: int = 50
 
     @classmethod
-    def from_args(cls, args: Any, *, per_page: int = 50) -> TicketQuery:
-        """Read URL parameters (a Werkzeug MultiDict); raise ValidationError naming the bad one."""
+    def from_args(
+        cls, args: Any, *, per_page: int = 50, problems: list[str] | None = None
+    ) -> TicketQuery:
+        """Read URL parameters (a Werkzeug MultiDict); raise ValidationError naming the bad one.
+
+        With `problems` (the list page), a bad value is not raised: it is replaced by its
+        default, the other parameters still apply, and a message saying both goes in there.
+        """
+        found: list[tuple[ValidationError, str]] = []  # (what is wrong, what we do instead)
 
         def one(name: str) -> str:
             return (args.get(name) or "").strip()
 
-        def number(name: str, default: int) -> int:
+        def number(name: str, default: int, instead: str) -> int:
             raw = one(name)
             if not raw:
                 return default
             if not raw.isdigit() or int(raw) < 1:
-                raise ValidationError(f"{name} must be a whole number of 1 or more.", name)
+                message = f"{name} must be a whole number of 1 or more, not {raw[:40]!r}."
+                found.append((ValidationError(message, name), instead))
+                return default
             return int(raw)
 
         statuses = [s.strip() for v in args.getlist("status") for s in v.split(",") if s.strip()]
         priorities = [p.strip() for v in args.getlist("priority") for p in v.split(",")]
+        raw = {name: one(name) for name in ("tag_mode", "due", "sort", "order")}
         query = cls(
             q=args.get("q") or "",
             statuses=statuses,
             priorities=[p for p in priorities if p],
             tags=[t.strip() for v in args.getlist("tag") for t in v.split(",") if t.strip()],
-            tag_mode=one("tag_mode").lower() or "any",
+            tag_mode=raw["tag_mode"].lower() or "any",
             requester=one("requester"),
             watcher=one("watcher"),
-            due=one("due").lower(),
-            sort=one("sort").lower(),
-            order=one("order").lower(),
-            page=number("page", 1),
-            per_page=number("per_page", per_page),
+            due=raw["due"].lower(),
+            sort=raw["sort"].lower(),
+            order=raw["order"].lower(),
+            page=number("page", 1, "Showing the first page."),
+            per_page=number("per_page", per_page, f"Showing {per_page} per page."),
         )
-        query.check()
+        fallbacks = {
+            "status": ("statuses", None, "Ignored it."),
+            "tag_mode": ("tag_mode", "any", "Showing tickets with any of the tags."),
+            "due": ("due", "", "Not filtering by due date."),
+            "sort": ("sort", "", "Using the usual sort."),
+            "order": ("order", "", "Using the sort's usual order."),
+            "per_page": ("per_page", per_page, f"Showing {per_page} per page."),
+        }
+        for problem in query.issues(raw):
+            attr, default, instead = fallbacks[problem.field or ""]
+            if attr == "statuses":
+                query.statuses = [s for s in query.statuses if s in STATUS_KEYS or s == "all"]
+            else:
+                setattr(query, attr, default)
+            found.append((problem, instead))
+        if found and problems is None:
+            raise found[0][0]
+        for problem, instead in found:
+            problems.append(f"{problem.message} {instead}")  # type: ignore[union-attr]
         return query
+
+    def issues(self, raw: dict[str, str] | None = None) -> list[ValidationError]:
+        """What is wrong with the parameter values; `raw` (name -> as given) to quote them."""
+        raw = raw or {}
+
+        def given(name: str) -> str:
+            return repr((raw.get(name) or getattr(self, name))[:40])
+
+        out = []
+        for status in self.statuses:
+            if status not in STATUS_KEYS and status != "all":
+                out.append(
+                    ValidationError(
+                        f"Unknown status {status[:40]!r}. Use one of: {', '.join(STATUS_KEYS)} "
+                        "or all.",
+                        "status",
+                    )
+                )
+        if self.tag_mode not in ("any", "all"):
+            out.append(
+                ValidationError(
+                    f"Unknown tag_mode {given('tag_mode')}: use any or all.", "tag_mode"
+                )
+            )
+        if self.due and self.due not in DUE_FILTERS and not _days(self.due):
+            out.append(
+                ValidationError(
+                    f"Unknown due filter {given('due')}: use overdue, today, week, none or a "
+                    f"number of days from 1 to {MAX_DUE_DAYS}, such as 3.",
+                    "due",
+                )
+            )
+        if self.sort and self.sort not in SORTS:
+            out.append(
+                ValidationError(
+                    f"Unknown sort {given('sort')}: use one of {', '.join(SORTS)}.", "sort"
+                )
+            )
+        if self.order and self.order not in ("asc", "desc"):
+            out.append(
+                ValidationError(f"order must be asc or desc, not {given('order')}.", "order")
+            )
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            out.append(
+                ValidationError(
+                    f"per_page must be between 1 and {MAX_PER_PAGE}, not {self.per_page}.",
+                    "per_page",
+                )
+            )
+        return out
 
     def check(self) -> None:
         """Raise ValidationError for a parameter value the list does not understand."""
-        for status in self.statuses:
-            if status not in STATUS_KEYS and status != "all":
-                raise ValidationError(
-                    f"Unknown status {status!r}. Use one of: {', '.join(STATUS_KEYS)} or all.",
-                    "status",
-                )
-        if self.tag_mode not in ("any", "all"):
-            raise ValidationError("tag_mode must be any or all.", "tag_mode")
-        if self.due and self.due not in DUE_FILTERS and not _days(self.due):
-            raise ValidationError(
-                "due must be overdue, today, week, none or a number of days such as 3.", "due"
-            )
-        if self.sort and self.sort not in SORTS:
-            raise ValidationError(f"sort must be one of: {', '.join(SORTS)}.", "sort")
-        if self.order and self.order not in ("asc", "desc"):
-            raise ValidationError("order must be asc or desc.", "order")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise ValidationError(f"per_page must be between 1 and {MAX_PER_PAGE}.", "per_page")
+        problems = self.issues()
+        if problems:
+            raise problems[0]
 
 
 def _days(value: str) -> int | None:
@@ -541,7 +604,8 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
             typed.add(status)
         else:
             problems.append(
-                f"There is no status {status!r}; use one of {', '.join(STATUS_KEYS)}, or all."
+                f"There is no status {parsed.typed(status)!r}; use one of "
+                f"{', '.join(STATUS_KEYS)}, or all."
             )
     if typed:
         # What the user typed in the box is their latest word: it replaces the status boxes
@@ -562,7 +626,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
             # Still filter: tickets may keep a priority that config.json no longer lists,
             # and this is how the user finds them to give them another one.
             problems.append(
-                f"The priority {prio!r} is not in your configuration (it has "
+                f"The priority {parsed.typed(prio)!r} is not in your configuration (it has "
                 f"{', '.join(keys)}); showing the tickets that still have it."
             )
     priorities: frozenset[str] | None = None
@@ -620,7 +684,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
 
     sort = parsed.sort or query.sort
     if sort and sort not in SORTS:
-        problems.append(f"There is no sort {sort!r}; use one of {', '.join(SORTS)}.")
+        problems.append(f"There is no sort {parsed.typed(sort)!r}; use one of {', '.join(SORTS)}.")
         sort = query.sort if query.sort in SORTS else ""
     has_text = parsed.match is not None
     if not sort or (sort == "relevance" and not has_text):
@@ -628,7 +692,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
     order = parsed.order or query.order
     if order not in ("asc", "desc"):
         if order:
-            problems.append(f"order must be asc or desc, not {order!r}.")
+            problems.append(f"order must be asc or desc, not {parsed.typed(order)!r}.")
         order = DEFAULT_ORDER[sort]
     return _Spec(
         conditions,

@@ -204,6 +204,13 @@ class ParsedQuery:
     sort: str | None = None
     order: str | None = None
     problems: tuple[str, ...] = field(default=())
+    # (normalised value, as typed) for status, priority, sort and order values, so that a
+    # message about one quotes what the user typed ("On-Hold", not "on_hold").
+    typed_values: tuple[tuple[str, str], ...] = field(default=())
+
+    def typed(self, value: str) -> str:
+        """``value`` as the user typed it in the box (itself when not typed there)."""
+        return next((raw for key, raw in self.typed_values if key == value), value)
 
     @property
     def match(self) -> str | None:
@@ -236,6 +243,13 @@ def parse_query(q: str) -> ParsedQuery:
     lists: dict[str, list] = {k: [] for k in ("tag", "status", "priority", "requester", "watcher")}
     single: dict[str, str | None] = {"due": None, "sort": None, "order": None}
     problems: list[str] = []
+    typed: dict[str, str] = {}
+
+    def normalised(raw: str) -> str:
+        key = _key_value(raw)
+        typed.setdefault(key, raw.strip())
+        return key
+
     ends_open = bool(q) and not q[-1].isspace()
     matches = list(_QUERY_RE.finditer(q))
     for index, m in enumerate(matches):
@@ -250,15 +264,15 @@ def parse_query(q: str) -> ParsedQuery:
             elif key in ("requester", "watcher"):
                 lists[key].extend(values)
             elif key in ("status", "priority"):
-                lists[key].extend(_key_value(v) for v in values)
+                lists[key].extend(normalised(v) for v in values)
             elif key == "is":
-                for v in map(_key_value, values):
+                for v in map(normalised, values):
                     if v in DUE_KEYWORDS:
                         single["due"] = v
                     else:
                         lists["status"].append(v)
             else:  # due, sort, order
-                single[key] = _key_value(values[-1])
+                single[key] = normalised(values[-1])
             continue
         if m.group("phrase") is not None:
             closed = bool(m.group("closed"))
@@ -285,15 +299,16 @@ def parse_query(q: str) -> ParsedQuery:
         days = due[:-1] if due.endswith("d") else due
         if days.isdigit() and not 0 < int(days) <= MAX_DUE_DAYS:
             problems.append(
-                f"due:{due} is out of range: use a number of days from 1 to {MAX_DUE_DAYS}."
+                f"The due filter {typed[due]!r} is out of range: use a number of days from 1 "
+                f"to {MAX_DUE_DAYS}, such as due:3."
             )
             due = None
         elif days.isdigit():
             due = str(int(days))
         elif due not in DUE_KEYWORDS:
             problems.append(
-                f"Unknown due filter {due!r}: use due:overdue, due:today, due:week, due:none "
-                "or a number of days such as due:3."
+                f"Unknown due filter {typed[due]!r}: use due:overdue, due:today, due:week, "
+                "due:none or a number of days such as due:3."
             )
             due = None
     return ParsedQuery(
@@ -307,4 +322,5 @@ def parse_query(q: str) -> ParsedQuery:
         sort=single["sort"],
         order=single["order"],
         problems=tuple(problems),
+        typed_values=tuple(typed.items()),
     )

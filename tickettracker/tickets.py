@@ -18,6 +18,8 @@ from .errors import Conflict, NotFound, ValidationError
 from .fields import (
     REQUESTER_MAX,
     TAG_MAX,
+    clean_hold_reason,
+    clean_line,
     clean_links,
     clean_names,
     clean_text,
@@ -160,7 +162,7 @@ def _clean_fields(
         if name in data:
             out[name] = clean_text(data[name], name, NOTE_MAX)
     if "requester" in data:
-        out["requester"] = clean_text(data["requester"], "requester", REQUESTER_MAX)
+        out["requester"] = clean_line(data["requester"], "requester", REQUESTER_MAX)
     if "watchers" in data:
         out["watchers"] = clean_names(data["watchers"], "watchers")
     if "tags" in data:
@@ -218,6 +220,19 @@ def _apply(session: Session, ticket: Ticket, field: str, value: Any) -> None:
         setattr(ticket, field, value)
 
 
+def _hold_reason_for(data: dict[str, Any], status: str) -> str:
+    """The cleaned hold_reason of `data`; refused when the ticket will not be on hold."""
+    reason = clean_hold_reason(data.get("hold_reason"))
+    if reason and status in STATUSES and status != "on_hold":
+        raise ValidationError(
+            f"A hold reason only goes with the On Hold status, and this ticket will be "
+            f"{STATUSES[status].label}: send status on_hold with the reason, or leave "
+            "hold_reason out.",
+            "hold_reason",
+        )
+    return reason
+
+
 def _clean_note(data: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
     body = clean_text(data.get("note") if "note" in data else data.get("body"), "note", NOTE_MAX)
     links = clean_links(data.get("note_links"), "note_links") if "note_links" in data else []
@@ -241,12 +256,15 @@ def create_ticket(
         )
     fields = _clean_fields(data, config, tz)
     created_at = (
-        parse_timestamp(data["created_at"], "created_at") if data.get("created_at") else now
+        parse_timestamp(data["created_at"], "created_at", now=now)
+        if data.get("created_at")
+        else now
     )
     status = data.get("status") or "open"
+    reason = _hold_reason_for(data, status)
     hold_reason = None
     if status != "open":
-        hold_reason = check_transition("open", status, data.get("hold_reason"))
+        hold_reason = check_transition("open", status, reason)
     ticket = Ticket(
         title=fields["title"],
         description=fields.get("description", ""),
@@ -312,8 +330,9 @@ def change_ticket(
     kind = "change"
 
     new_status = data.get("status")
+    given_reason = _hold_reason_for(data, new_status if new_status is not None else ticket.status)
     if new_status is not None and new_status != ticket.status:
-        reason = check_transition(ticket.status, new_status, data.get("hold_reason"))
+        reason = check_transition(ticket.status, new_status, given_reason)
         changes.append({"field": "status", "old": ticket.status, "new": new_status})
         if ticket.status == "on_hold" and ticket.hold_since is not None:
             ticket.hold_seconds += max(0, int((now - ticket.hold_since).total_seconds()))
@@ -332,7 +351,7 @@ def change_ticket(
                 "You can still add a note.",
                 "status",
             )
-        reason = str(data.get("hold_reason") or "").strip()
+        reason = given_reason
         if new_status == "on_hold" and ticket.status == "on_hold" and not reason:
             raise ValidationError(
                 "To change why the ticket is on hold, pick a reason or type your own.",

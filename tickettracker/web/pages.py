@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -75,14 +76,19 @@ def _hold_reason(form: MultiDict) -> str:
 def index():
     session = get_session()
     config = state().config
-    try:
-        query = search.TicketQuery.from_args(request.args, per_page=config["list"]["page_size"])
-    except ValidationError as exc:
-        # A hand-edited URL: say what was wrong and show the default list.
-        query, problems = search.TicketQuery(per_page=config["list"]["page_size"]), [exc.message]
-    else:
-        problems = []
+    # A hand-edited URL: each bad parameter is said and replaced, the others still apply.
+    problems: list[str] = []
+    query = search.TicketQuery.from_args(
+        request.args, per_page=config["list"]["page_size"], problems=problems
+    )
     page = search.list_tickets(session, query, config=config, full=False)
+    if page.page > page.pages and page.total:
+        # Past the end (an old link, a list that shrank): show the last page instead.
+        problems.append(
+            f"There is no page {page.page:,}: the list has {page.pages:,}. Showing the last page."
+        )
+        query = dataclasses.replace(query, page=page.pages)
+        page = search.list_tickets(session, query, config=config, full=False)
     page.problems = problems + page.problems
     return render_template(
         "list.html",
@@ -159,9 +165,11 @@ def _ticket_page_error(ticket_id: int, exc: DomainError):
 @bp.post("/tickets/<int:ticket_id>/status")
 def change_status(ticket_id: int):
     session = get_session()
+    status = request.form.get("status", "")
     data = {
-        "status": request.form.get("status", ""),
-        "hold_reason": _hold_reason(request.form),
+        "status": status,
+        # The form always posts its hold fields; they only mean something with On Hold.
+        "hold_reason": _hold_reason(request.form) if status == "on_hold" else "",
         "note": request.form.get("note", ""),
     }
     try:
