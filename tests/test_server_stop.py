@@ -19,11 +19,12 @@ def test_stopping_with_an_idle_keep_alive_connection_never_breaks_the_server_thr
     """A window keeps a connection open; stopping must close it without racing the poll loop.
 
     Closing sockets from another thread while the server thread sits in select() made that
-    thread die with "Bad file descriptor" now and then, so this repeats the stop many times.
+    thread die with "Bad file descriptor" now and then; so did the server thread closing the
+    wake-up pipe before the stop had written to it. Both were rare, so this stops many times.
     """
     errors: list[BaseException] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
-    for _ in range(150):
+    for _ in range(600):
         server = create_server(_hello, host="127.0.0.1", port=0, threads=2)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -230,7 +230,14 @@ def stop_server(server, thread: threading.Thread, timeout: float = 5.0) -> None:
 
     server.task_dispatcher.shutdown(timeout=timeout)
     if thread.is_alive():
-        server.trigger.pull_trigger(close_everything)
+        wake = server.trigger
+        # Queue the closing and write the wake-up byte while holding the lock the server
+        # thread takes to run queued work: woken by something else in between, it could
+        # otherwise close the pipe before the byte is written (EBADF, or worse, a write into
+        # whatever file reused the descriptor number).
+        with wake.lock:
+            wake.thunks.append(close_everything)
+            wake._physical_pull()
         thread.join(timeout=timeout)
     if not thread.is_alive():
         close_everything()  # a thread that never ran, or ended: nothing else touches the map
