@@ -12,6 +12,17 @@
   const box = document.getElementById("q");
   if (!filters || !searchForm || !box) return;
 
+  // On a phone the filter panel starts folded (its summary says when filters are on), so the
+  // tickets are on the first screen; it opens again when the window gets wide.
+  const panel = document.getElementById("filter-panel");
+  const narrow = window.matchMedia("(max-width: 720px)");
+  if (panel) {
+    panel.open = !narrow.matches;
+    narrow.addEventListener("change", () => {
+      if (!narrow.matches) panel.open = true;
+    });
+  }
+
   let timer = null;
   let latest = 0; // bumped by every request and navigation; a stale answer is dropped
   let inBurst = false; // this burst of typing already has its own history entry

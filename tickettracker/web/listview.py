@@ -18,6 +18,10 @@ from .slastyle import sla_class
 from .slaview import sla_of
 from .templating import due_text, localtime, tag_filter_url
 
+# A row shows at most this many tag chips, then "+N more" linking to the ticket: a ticket
+# with hundreds of tags would otherwise make its row thousands of pixels tall.
+MAX_ROW_TAGS = 8
+
 
 @dataclass(slots=True)
 class RowView:
@@ -29,7 +33,8 @@ class RowView:
     due: str
     updated_iso: str
     updated: str
-    tags: list[tuple[str, str]]  # (name, URL of the list filtered by it)
+    tags: list[tuple[str, str]]  # (name, URL of the list filtered by it), at most MAX_ROW_TAGS
+    more_tags: int  # tags not shown as chips
 
 
 def row_views(rows: list[ListRow], config: dict, status_badge) -> list[RowView]:
@@ -45,6 +50,7 @@ def row_views(rows: list[ListRow], config: dict, status_badge) -> list[RowView]:
         if label is None:
             label = labels[row.priority] = priority_label(config, row.priority)
         sla = sla_of(row)
+        names = row.tag_names
         views.append(
             RowView(
                 ticket=row,
@@ -55,7 +61,8 @@ def row_views(rows: list[ListRow], config: dict, status_badge) -> list[RowView]:
                 due=due_text(row),
                 updated_iso=row.updated_at.isoformat(),
                 updated=localtime(row.updated_at),
-                tags=[(name, tag_filter_url(name)) for name in row.tag_names],
+                tags=[(name, tag_filter_url(name)) for name in names[:MAX_ROW_TAGS]],
+                more_tags=max(0, len(names) - MAX_ROW_TAGS),
             )
         )
     return views
