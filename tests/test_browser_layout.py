@@ -216,6 +216,14 @@ def test_phone_layout(browser, live_server, long_tickets):
             box = boxes(page, selector)[0]
             assert box["right"] <= card["right"], f"{selector} runs past the card"
 
+        # On hold: the header's badge stays one line; the reason is shown whole beside it.
+        page.goto(f"{live_server.base_url}/tickets/{long_tickets['hold']}")
+        assert_no_sideways_scroll(page, "ticket on hold")
+        badge = boxes(page, ".ticket-head .sla-chip")[0]
+        assert badge["height"] < 30 and badge["right"] <= 375
+        assert HOLD_REASON in badge["title"]
+        expect(page.locator(".ticket-head .hold-reason")).to_contain_text(HOLD_REASON)
+
         # The list: the filters fold behind a summary, so tickets show on the first screen.
         page.goto(live_server.base_url + "/?tag=lay-bulk")
         panel = page.locator("details.filter-panel")
