@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -106,7 +105,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one data command; messages for the user, never a traceback for expected trouble."""
     from .backup import BackupError
-    from .importing import ImportRefused
+    from .importing import FileUnreadable, ImportRefused
 
     handlers = {"backup": _backup, "restore": _restore, "export": _export, "import": _import}
     try:
@@ -114,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         return handlers[args.command](args, data_dir)
     except ImportRefused as exc:
         problems = exc.report.problems
+        if len(problems) == 1 and problems[0].where == "the file" and not problems[0].field:
+            # One thing wrong with the whole file: one line, naming it.
+            _err(f"tickettracker: {args.file} {problems[0].message} Nothing was imported.")
+            return 1
         for problem in problems[:200]:
             _err(str(problem))
         if len(problems) > 200:
@@ -123,14 +126,26 @@ def run(args: argparse.Namespace) -> int:
     except (BackupError, DataDirError) as exc:
         _err(f"tickettracker: {exc}")
         return 1 if isinstance(exc, BackupError) else 2
+    except FileUnreadable as exc:
+        _err(f"tickettracker: {exc.message} Nothing was imported.")
+        return 1
+    except OSError as exc:
+        # Whatever the checks above did not foresee (a name too long, a disk that fails):
+        # one line, not a traceback.
+        name = f" {exc.filename}" if exc.filename else ""
+        _err(
+            f"tickettracker: cannot use{name}: {exc.strerror or exc}. Check the name and "
+            "that you may read and write there."
+        )
+        return 1
 
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _count(n: int | None, noun: str) -> str:
-    return f"{n or 0} {noun}{'' if n == 1 else 's'}"
+def _count(n: int | None, noun: str, plural: str | None = None) -> str:
+    return f"{n or 0} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _size(n: float) -> str:
@@ -259,44 +274,48 @@ def _write(export, fmt: str, session, out, now: dt.datetime, revision: str) -> i
 
 
 def _import(args: argparse.Namespace, data_dir: Path) -> int:
-
     from . import db, importing
     from .config import load_config
 
-    fmt = _format(args.format, args.file, None)
     source = Path(args.file).expanduser()
+    if source.is_dir():
+        raise DataDirError(f"{args.file} is a folder; give the .json or .csv file to import.")
     if not source.is_file():
-        raise DataDirError(f"There is no file {source}.")
-    with open_data(data_dir, create=True, writing=True) as engine:
+        raise DataDirError(f"There is no file {args.file}.")
+    fmt = _format(args.format, args.file, None)
+    try:
+        fh = open(source, "rb")  # noqa: SIM115 - closed below, after the import
+    except OSError as exc:
+        raise DataDirError(
+            f"Cannot read {args.file}: {exc.strerror}. Check its permissions."
+        ) from None
+    with fh, open_data(data_dir, create=True, writing=True) as engine:
         session = db.make_sessionmaker(engine, write=True)()
         try:
             if fmt == "csv":
                 config = load_config(data_dir / CONFIG_NAME).config
-                with open(source, encoding="utf-8-sig", newline="") as fh:
-                    report = importing.import_csv(session, fh, config=config)
+                with importing.csv_text(fh) as stream:
+                    report = importing.import_csv(session, stream, config=config, name=args.file)
             else:
-                try:
-                    data = json.loads(source.read_text(encoding="utf-8"))
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise DataDirError(f"{source} is not valid JSON: {exc}.") from None
                 report = importing.import_json(
                     session,
-                    data,
+                    importing.load_json(fh, args.file),
                     uploads=data_dir / "uploads",
                     file_sources=[Path(f).expanduser() for f in args.files],
                     without_missing_files=args.without_missing_files,
                 )
             if args.dry_run:
                 session.rollback()
-                print(f"The file is fine: {report.tickets} tickets would be imported.")
+                print(f"The file is fine: {_count(report.tickets, 'ticket')} would be imported.")
             else:
                 session.commit()
                 history = (
-                    f" ({report.updates} log entries, {report.attachments} attachments)"
+                    f" ({_count(report.updates, 'log entry', 'log entries')}, "
+                    f"{_count(report.attachments, 'attachment')})"
                     if fmt == "json"
                     else ""
                 )
-                print(f"Imported {report.tickets} tickets{history} into {data_dir}.")
+                print(f"Imported {_count(report.tickets, 'ticket')}{history} into {data_dir}.")
         finally:
             session.close()
     for note in report.notes:

@@ -7,9 +7,13 @@ position for JSON), and if there is any, nothing is imported. The caller commits
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
+import io
+import itertools
+import json
 import os
 import re
 import tempfile
@@ -51,6 +55,53 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     # JSON: ticket id in the file -> id here; CSV: ticket number in the file -> id here
     ids: dict[int, int] = field(default_factory=dict)
+
+
+class FileUnreadable(ValidationError):
+    """The file is not text we can read (wrong encoding, not JSON); nothing was imported."""
+
+
+def not_utf8(name: str) -> FileUnreadable:
+    return FileUnreadable(
+        f'{name} is not UTF-8 text; save it as UTF-8 CSV (in Excel: Save As, "CSV UTF-8").'
+    )
+
+
+def csv_text(binary: IO[bytes]) -> IO[str]:
+    """A CSV file's bytes as text: UTF-8 (with or without a byte order mark), or UTF-16 when
+    it starts with a UTF-16 byte order mark (Excel's "Unicode Text"). Other encodings fail
+    while reading with UnicodeDecodeError, which import_csv turns into a plain message."""
+    if not binary.seekable():
+        binary = io.BytesIO(binary.read())
+    start = binary.tell()
+    head = binary.read(2)
+    binary.seek(start)
+    utf16 = head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    return io.TextIOWrapper(binary, encoding="utf-16" if utf16 else "utf-8-sig", newline="")
+
+
+def load_json(binary: IO[bytes], name: str) -> Any:
+    """The JSON document in a file; FileUnreadable says plainly what is wrong with it."""
+    raw = binary.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileUnreadable(
+            f"{name} is not UTF-8 text, so it is not a TicketTracker export (those always "
+            "are). Import the file that 'export' wrote, unchanged."
+        ) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        where = (
+            f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise FileUnreadable(
+            f"{name} is not valid JSON{where}. If it was cut short or edited, export again; "
+            "a CSV file needs a name ending in .csv."
+        ) from None
 
 
 class ImportRefused(Exception):
@@ -133,13 +184,47 @@ def import_csv(
     config: dict,
     now: dt.datetime | None = None,
     tz: dt.tzinfo | None = None,
+    name: str = "The file",
 ) -> ImportReport:
     """Create one ticket per row (each starts its log at created_at). Raises ImportRefused,
-    listing every bad line, if any row is bad; then nothing is added to the session."""
+    listing every bad line, if any row is bad; then nothing is added to the session. Columns
+    may be separated by commas, semicolons (Excel in much of Europe) or tabs: the header row
+    decides. A file that is not UTF-8 raises FileUnreadable naming `name`."""
+    try:
+        return _import_csv(session, stream, config=config, now=now, tz=tz)
+    except UnicodeDecodeError:
+        raise not_utf8(name) from None
+
+
+def separator(line: str) -> str:
+    """The column separator a header row uses: whichever of comma, semicolon and tab occurs
+    most often outside quotes (a comma if none does, or on a tie)."""
+    counts = dict.fromkeys(",;\t", 0)
+    quoted = False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(counts, key=lambda c: (counts[c], c == ","))
+    return best if counts[best] else ","
+
+
+def _import_csv(
+    session: Session,
+    stream: IO[str],
+    *,
+    config: dict,
+    now: dt.datetime | None,
+    tz: dt.tzinfo | None,
+) -> ImportReport:
     now = now or dt.datetime.now(dt.timezone.utc)
     tz = tz or local_tz()
     report = ImportReport()
-    reader = csv.reader(stream)
+    first = stream.readline()
+    if "\x00" in first:  # UTF-16 without a byte order mark reads as UTF-8 with NULs
+        raise UnicodeDecodeError("utf-8", b"\x00", 0, 1, "NUL in text")
+    reader = csv.reader(itertools.chain([first], stream), delimiter=separator(first))
     try:
         header = next(reader)
     except StopIteration:
@@ -151,7 +236,7 @@ def import_csv(
     names = [_header_name(h) for h in header]
     if names and names[0].startswith("\ufeff"):
         names[0] = names[0][1:]
-    _check_header(names, report)
+    _check_header(names, header, report)
     if report.problems:
         raise ImportRefused(report)
     ignored = [h for h, n in zip(header, names, strict=True) if n not in CSV_FIELDS and n]
@@ -192,19 +277,22 @@ def import_csv(
     return report
 
 
-def _check_header(names: list[str], report: ImportReport) -> None:
+def _check_header(names: list[str], header: list[str], report: ImportReport) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen and name in CSV_FIELDS:
             report.problems.append(Problem("line 1", name, "this column appears twice."))
         seen.add(name)
     if "title" not in names:
+        found = ", ".join(repr(h.strip().lstrip("\ufeff")) for h in header[:20] if h.strip())
+        found = found or "no names at all"
         report.problems.append(
             Problem(
                 "line 1",
                 "title",
-                "The header row has no title column. The first row must name the columns: "
-                f"title, and any of {', '.join(CSV_FIELDS[1:])}.",
+                f"The header row has no title column (it names {found}). The first row must "
+                f"name the columns: title, and any of {', '.join(CSV_FIELDS[1:])}, separated "
+                "by commas, semicolons or tabs.",
             )
         )
 
@@ -360,7 +448,12 @@ def read_json(data: Any, report: ImportReport) -> list[_Plan]:
 
     check = _Checker(report)
     if not isinstance(data, dict) or data.get("format") != export.FORMAT:
-        check.problem("the file", None, "is not a TicketTracker export (no format marker).")
+        check.problem(
+            "the file",
+            None,
+            "is not a TicketTracker export (it has no format marker). Import takes a JSON file "
+            "written by TicketTracker's export, or a CSV file.",
+        )
         return []
     if data.get("format_version", 0) > export.FORMAT_VERSION or (
         data.get("schema") and data["schema"] not in schema.known_revisions()
@@ -496,7 +589,8 @@ def import_json(
             )
         raise ImportRefused(report)
     if missing:
-        report.notes.append(f"Left out {len(missing)} attachments whose bytes were not found.")
+        n = len(missing)
+        report.notes.append(f"Left out {n} attachment{'s' * (n != 1)} whose bytes were not found.")
     keep_ids = not _ids_taken(session, plans)
     if not keep_ids:
         report.notes.append("Some ids were already taken here: the imported tickets got new ids.")

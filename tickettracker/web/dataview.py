@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import tempfile
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
@@ -113,25 +112,21 @@ def import_file():
         received = upload.stream
         with received.open_received() if hasattr(received, "open_received") else received as fh:
             if name.endswith(".csv"):
-                stream = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-                report = importing.import_csv(session, stream, config=st.config)
+                stream = importing.csv_text(fh)
+                report = importing.import_csv(
+                    session, stream, config=st.config, name=upload.filename
+                )
             else:
-                try:
-                    data = json.load(fh)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    return _page_error(f"{upload.filename} is not valid JSON: {exc}.")
                 report = importing.import_json(
                     session,
-                    data,
+                    importing.load_json(fh, upload.filename),
                     uploads=st.data_dir / "uploads",
                     file_sources=[],
                     without_missing_files=bool(request.form.get("without_missing_files")),
                 )
-    except UnicodeDecodeError:
-        return _page_error(f"{upload.filename} is not UTF-8 text; save it as UTF-8 CSV.")
     except importing.ImportRefused as exc:
         return _page_error(str(exc), exc.report.problems)
-    except DomainError as exc:  # too large for the upload limit, disk trouble
+    except DomainError as exc:  # not UTF-8 or not JSON, too large, disk trouble
         return _page_error(exc.message)
     session.commit()
     return redirect(

@@ -1,0 +1,233 @@
+"""The data commands with files a fresh user really has: CSV from a European Excel (semicolons,
+Windows-1252), UTF-16 "Unicode Text", broken or foreign JSON, folders and odd names. Each gets
+one plain line saying what is wrong and what to do, never a traceback, and imports nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tickettracker import cli, importing
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """The command in-process: (exit status, stdout, stderr)."""
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def titles(data: Path) -> list[str]:
+    db = data / "tickettracker.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT title FROM tickets ORDER BY id")]
+
+
+def one_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# --- encodings -------------------------------------------------------------------------------
+
+
+def test_a_windows_1252_csv_gets_one_line_and_imports_nothing(capsys, tmp_path):
+    data = tmp_path / "d"
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(b"title,requester\nCaf\xe9 machine,Zo\xeb\n")
+    code, out, err = run(capsys, "--data-dir", str(data), "import", str(path))
+    assert code == 1 and out == ""
+    assert one_line(err) == (
+        f"tickettracker: {path} is not UTF-8 text; save it as UTF-8 CSV (in Excel: Save As, "
+        '"CSV UTF-8"). Nothing was imported.'
+    )
+    # A bad byte far down the file (past the first block the reader decodes), after good
+    # rows: still nothing is imported.
+    rows = "".join(f"Ticket {n},{'Ann' * 2000}\n" for n in range(3)).encode()
+    path.write_bytes(b"title,requester\n" + rows + b"Caf\xe9,Zo\xeb\n")
+    assert len(rows) > 16384
+    code, _, err = run(capsys, "--data-dir", str(data), "import", str(path))
+    assert code == 1 and "is not UTF-8 text" in one_line(err)
+    assert titles(data) == []
+
+
+def test_utf16_with_a_byte_order_mark_is_read_and_without_one_is_refused(capsys, tmp_path):
+    data = tmp_path / "d"
+    text = "title\tpriority\trequester\nCafé machine\tHigh\tZoë\n"
+    unicode_text = tmp_path / "unicode.csv"  # what Excel's "Unicode Text" writes
+    unicode_text.write_bytes(text.encode("utf-16"))
+    code, out, err = run(capsys, "--data-dir", str(data), "import", str(unicode_text))
+    assert (code, err) == (0, "")
+    assert out.startswith("Imported 1 ticket into ")
+    assert titles(data) == ["Café machine"]
+
+    bare = tmp_path / "bare.csv"
+    bare.write_bytes(text.encode("utf-16-le"))
+    code, _, err = run(capsys, "--data-dir", str(data), "import", str(bare))
+    assert code == 1 and f"{bare} is not UTF-8 text" in one_line(err)
+    assert titles(data) == ["Café machine"]
+
+
+def test_the_data_page_says_the_same_about_encodings(client):
+    resp = client.post(
+        "/data/import",
+        data={"file": (io.BytesIO(b"title\nCaf\xe9\n"), "cp1252.csv")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422
+    assert "cp1252.csv is not UTF-8 text; save it as UTF-8 CSV" in resp.get_data(as_text=True)
+    resp = client.post(
+        "/data/import",
+        data={"file": (io.BytesIO("title;priority\nÉté;High\n".encode("utf-16")), "u.csv")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 303
+    assert [t["title"] for t in client.get("/api/v1/tickets").get_json()["items"]] == ["Été"]
+
+
+# --- separators ------------------------------------------------------------------------------
+
+
+def test_the_separator_follows_the_header_row():
+    assert importing.separator("title,requester\r\n") == ","
+    assert importing.separator("title;requester;tags\n") == ";"
+    assert importing.separator("title\trequester\n") == "\t"
+    assert importing.separator('"title; the short one",requester\n') == ","
+    assert importing.separator("title\n") == ","
+    assert importing.separator("title;requester,x\n") == ","  # a tie: the comma
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_csv_import(capsys, tmp_path, sep):
+    data = tmp_path / "d"
+    path = tmp_path / "europe.csv"
+    rows = [
+        ["Title", "Requester", "Tags", "Priority", "Description"],
+        ["Printer jams", "Zoë", "office, paper", "High", 'He said "1,5 kg; or more"'],
+        ["Second", "", "", "", "line one\nline two"],
+    ]
+    text = "\r\n".join(
+        sep.join(
+            f'"{c.replace(chr(34), 2 * chr(34))}"' if sep in c or "\n" in c or '"' in c else c
+            for c in row
+        )
+        for row in rows
+    )
+    path.write_text(text + "\r\n", encoding="utf-8-sig")
+    code, out, err = run(capsys, "--data-dir", str(data), "import", str(path))
+    assert (code, err) == (0, ""), err
+    assert out.startswith("Imported 2 tickets into ")
+    with sqlite3.connect(data / "tickettracker.db") as conn:
+        got = conn.execute(
+            "SELECT title, requester, priority, description FROM tickets ORDER BY id"
+        ).fetchall()
+    assert got == [
+        ("Printer jams", "Zoë", "high", 'He said "1,5 kg; or more"'),
+        ("Second", "", "normal", "line one\nline two"),
+    ]
+
+
+def test_a_header_without_title_names_the_columns_it_found(capsys, tmp_path):
+    path = tmp_path / "de.csv"
+    path.write_text("Titel;Anforderer\nDrucker;Zoë\n", encoding="utf-8")
+    code, _, err = run(capsys, "--data-dir", str(tmp_path / "d"), "import", str(path))
+    assert code == 1
+    first, last = err.splitlines()
+    assert first.startswith(
+        "line 1: title: The header row has no title column (it names 'Titel', 'Anforderer')."
+    )
+    assert "separated by commas, semicolons or tabs" in first
+    assert last == "tickettracker: 1 problem found; nothing was imported."
+
+
+# --- JSON and paths --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"title": "Caf\xe9"}', "is not UTF-8 text, so it is not a TicketTracker export"),
+        (b'{"format": "tickettracker-export",', "is not valid JSON (line 1, column 35: "),
+        (b"", "is not valid JSON (line 1, column 1: "),
+        (b"[1, 2]", "is not a TicketTracker export (it has no format marker). Import takes"),
+        (b'{"tickets": []}', "is not a TicketTracker export (it has no format marker)."),
+    ],
+)
+def test_json_that_is_not_an_export_gets_one_line(capsys, tmp_path, content, expected):
+    path = tmp_path / "all.json"
+    path.write_bytes(content)
+    data = tmp_path / "d"
+    for extra in ((), ("--dry-run",)):
+        code, out, err = run(capsys, "--data-dir", str(data), "import", str(path), *extra)
+        line = one_line(err)
+        assert code == 1 and out == ""
+        assert line.startswith(f"tickettracker: {path} {expected}"), line
+        assert line.endswith("Nothing was imported.")
+    assert titles(data) == []
+
+
+def test_the_data_page_says_what_is_wrong_with_json(client):
+    for content, expected in (
+        (b"{oops", "all.json is not valid JSON (line 1, column 2: "),
+        (b'"just text"', "is not a TicketTracker export"),
+    ):
+        resp = client.post(
+            "/data/import",
+            data={"file": (io.BytesIO(content), "all.json")},
+            content_type="multipart/form-data",
+        )
+        assert resp.status_code == 422
+        assert expected in resp.get_data(as_text=True)
+
+
+def test_paths_that_are_not_files_get_one_line(capsys, tmp_path):
+    data = str(tmp_path / "d")
+    folder = tmp_path / "tickets.csv"
+    folder.mkdir()
+    cases = {
+        str(folder): f"tickettracker: {folder} is a folder; give the .json or .csv file to import.",
+        str(tmp_path / "nope.txt"): f"tickettracker: There is no file {tmp_path / 'nope.txt'}.",
+    }
+    for name, expected in cases.items():
+        code, _, err = run(capsys, "--data-dir", data, "import", name)
+        assert (code, one_line(err)) == (2, expected)
+    odd = tmp_path / "notes.txt"
+    odd.write_text("title\nx\n")
+    code, _, err = run(capsys, "--data-dir", data, "import", str(odd))
+    assert code == 2 and "--format csv" in one_line(err)
+    # An operating-system error no check foresaw (here: a name too long for the disk).
+    long_name = str(tmp_path / ("x" * 300 + ".csv"))
+    code, _, err = run(capsys, "--data-dir", data, "import", long_name)
+    assert code == 1
+    assert one_line(err).startswith("tickettracker: cannot use ")
+    assert "File name too long" in err
+    assert titles(tmp_path / "d") == []
+
+
+def test_plurals_in_the_import_messages(capsys, tmp_path):
+    data = str(tmp_path / "d")
+    one = tmp_path / "one.csv"
+    one.write_text("title\nOnly one\n", encoding="utf-8")
+    assert run(capsys, "--data-dir", data, "import", str(one), "--dry-run")[1] == (
+        "The file is fine: 1 ticket would be imported.\n"
+    )
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(one))
+    assert out == f"Imported 1 ticket into {data}.\n"
+    export = tmp_path / "one.json"
+    assert run(capsys, "--data-dir", data, "export", str(export))[0] == 0
+    doc = json.loads(export.read_text(encoding="utf-8"))
+    assert len(doc["tickets"][0]["updates"]) == 1
+    code, out, err = run(
+        capsys, "--data-dir", str(tmp_path / "e"), "import", str(export), "--dry-run"
+    )
+    assert (code, out) == (0, "The file is fine: 1 ticket would be imported.\n"), err
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path / "e"), "import", str(export))
+    assert out == f"Imported 1 ticket (1 log entry, 0 attachments) into {tmp_path / 'e'}.\n"
