@@ -231,3 +231,113 @@ def test_plurals_in_the_import_messages(capsys, tmp_path):
     assert (code, out) == (0, "The file is fine: 1 ticket would be imported.\n"), err
     code, out, _ = run(capsys, "--data-dir", str(tmp_path / "e"), "import", str(export))
     assert out == f"Imported 1 ticket (1 log entry, 0 attachments) into {tmp_path / 'e'}.\n"
+
+
+# --- the same tickets twice ------------------------------------------------------------------
+
+
+def test_importing_an_export_again_skips_the_tickets_already_here(capsys, tmp_path):
+    data = str(tmp_path / "d")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "title,requester,created_at\n"
+        "Printer jams,Ann,2026-01-05T09:00:00+00:00\n"
+        "Printer jams,Ann,2026-01-05T09:00:00+00:00\n"  # the same twice in one file: both kept
+        "VPN down,Bob,2026-01-06T10:00:00+00:00\n",
+        encoding="utf-8",
+    )
+    assert run(capsys, "--data-dir", data, "import", str(sheet))[0] == 0
+    export = tmp_path / "all.json"
+    assert run(capsys, "--data-dir", data, "export", str(export))[0] == 0
+    assert titles(tmp_path / "d") == ["Printer jams", "Printer jams", "VPN down"]
+
+    # Add one new ticket to the file, and one that differs only in its requester.
+    doc = json.loads(export.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(doc["tickets"][2]))
+    new.update(id=99, title="New one")
+    other = json.loads(json.dumps(doc["tickets"][2]))
+    other.update(id=98, requester="Carol")
+    for item in (new, other):
+        for n, update in enumerate(item["updates"]):
+            update["id"] = 1000 + item["id"] * 10 + n
+    doc["tickets"] += [other, new]
+    export.write_text(json.dumps(doc), encoding="utf-8")
+
+    code, out, err = run(capsys, "--data-dir", data, "import", str(export), "--dry-run")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:2] == [
+        "The file is fine: 2 tickets would be imported.",
+        "Would skip 3 tickets already here (same title, requester and creation time as a "
+        "ticket here). To import them anyway, add --allow-duplicates.",
+    ]
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(export))
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        f"Imported 2 tickets (2 log entries, 0 attachments) into {data}.",
+        "Skipped 3 tickets already here (same title, requester and creation time as a "
+        "ticket here). To import them anyway, add --allow-duplicates.",
+    ]
+    assert titles(tmp_path / "d") == ["Printer jams", "Printer jams", "VPN down"] + [
+        "VPN down",
+        "New one",
+    ]
+    # Now all five are here; the explicit option imports copies anyway.
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(export), "--dry-run")
+    assert out.startswith("The file is fine: 0 tickets would be imported.\nWould skip 5 ")
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(export), "--allow-duplicates")
+    assert code == 0 and out.startswith("Imported 5 tickets (")
+    assert "Skipped" not in out
+    assert len(titles(tmp_path / "d")) == 10
+
+
+def test_importing_a_csv_again_skips_rows_already_here(capsys, tmp_path):
+    data = str(tmp_path / "d")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "title;requester;created_at\n"
+        "Printer jams; Ann ;2026-01-05 10:00\n"  # local time, cleaned requester: still the same
+        "Undated;Ann;\n",  # no creation time: always a new ticket
+        encoding="utf-8",
+    )
+    assert run(capsys, "--data-dir", data, "import", str(sheet))[0] == 0
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(sheet))
+    assert out.splitlines() == [
+        f"Imported 1 ticket into {data}.",
+        "Skipped 1 ticket already here (same title, requester and creation time as a ticket "
+        "here). To import it anyway, add --allow-duplicates.",
+    ]
+    exported = tmp_path / "all.csv"
+    assert run(capsys, "--data-dir", data, "export", str(exported))[0] == 0
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(exported), "--dry-run")
+    assert out.splitlines()[:2] == [
+        "The file is fine: 0 tickets would be imported.",
+        "Would skip 3 tickets already here (same title, requester and creation time as a "
+        "ticket here). To import them anyway, add --allow-duplicates.",
+    ]
+    code, out, _ = run(capsys, "--data-dir", data, "import", str(exported), "--allow-duplicates")
+    assert out.startswith("Imported 3 tickets into ")
+    assert titles(tmp_path / "d") == ["Printer jams", "Undated", "Undated"] * 2
+
+
+def test_the_data_page_skips_tickets_already_here_too(client):
+    client.post("/api/v1/tickets", json={"title": "Keep me", "requester": "Ann"})
+    with client.get("/api/v1/export?format=json") as resp:
+        exported = resp.data
+
+    def upload(**form):
+        return client.post(
+            "/data/import",
+            data={"file": (io.BytesIO(exported), "all.json"), **form},
+            content_type="multipart/form-data",
+        )
+
+    resp = upload()
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Imported 0 tickets. Skipped 1 ticket already here (same title, requester" in page
+    assert client.get("/api/v1/tickets").get_json()["total"] == 1
+    resp = upload(allow_duplicates="1")
+    assert "Skipped" not in client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert client.get("/api/v1/tickets").get_json()["total"] == 2
+    page = client.get("/data").get_data(as_text=True)
+    assert 'name="allow_duplicates"' in page

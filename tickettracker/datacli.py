@@ -97,6 +97,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="JSON: import anyway, leaving out attachments whose bytes cannot be found",
     )
     imp.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="also import tickets that are already here (same title, requester and creation "
+        "time as a ticket here); without it they are skipped",
+    )
+    imp.add_argument(
         "--dry-run", action="store_true", help="check the file and report, import nothing"
     )
     data_dir_option(imp, "the data folder to import into (created if new)")
@@ -295,7 +301,13 @@ def _import(args: argparse.Namespace, data_dir: Path) -> int:
             if fmt == "csv":
                 config = load_config(data_dir / CONFIG_NAME).config
                 with importing.csv_text(fh) as stream:
-                    report = importing.import_csv(session, stream, config=config, name=args.file)
+                    report = importing.import_csv(
+                        session,
+                        stream,
+                        config=config,
+                        name=args.file,
+                        allow_duplicates=args.allow_duplicates,
+                    )
             else:
                 report = importing.import_json(
                     session,
@@ -303,6 +315,7 @@ def _import(args: argparse.Namespace, data_dir: Path) -> int:
                     uploads=data_dir / "uploads",
                     file_sources=[Path(f).expanduser() for f in args.files],
                     without_missing_files=args.without_missing_files,
+                    allow_duplicates=args.allow_duplicates,
                 )
             if args.dry_run:
                 session.rollback()
@@ -318,6 +331,13 @@ def _import(args: argparse.Namespace, data_dir: Path) -> int:
                 print(f"Imported {_count(report.tickets, 'ticket')}{history} into {data_dir}.")
         finally:
             session.close()
+    if report.skipped:
+        n = report.skipped
+        print(
+            f"{'Would skip' if args.dry_run else 'Skipped'} {_count(n, 'ticket')} already "
+            f"here ({importing.DUPLICATE_RULE}). To import {'it' if n == 1 else 'them'} "
+            "anyway, add --allow-duplicates."
+        )
     for note in report.notes:
         print(note)
     return 0

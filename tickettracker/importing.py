@@ -51,10 +51,22 @@ class ImportReport:
     tickets: int = 0
     updates: int = 0
     attachments: int = 0
+    skipped: int = 0  # tickets already here (see DUPLICATE_RULE), left out
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # JSON: ticket id in the file -> id here; CSV: ticket number in the file -> id here
     ids: dict[int, int] = field(default_factory=dict)
+
+
+# When is a ticket in the file one that is already here? Same title, requester and creation
+# time (to the microsecond) as a ticket that was here before the import: what importing the
+# same export (or an exported CSV) a second time produces, and what two tickets created
+# independently practically never share. Such tickets are skipped unless allow_duplicates.
+DUPLICATE_RULE = "same title, requester and creation time as a ticket here"
+
+
+def _duplicate_key(title: str | None, requester: str | None, created_at: Any) -> tuple:
+    return (title or "", requester or "", created_at)
 
 
 class FileUnreadable(ValidationError):
@@ -185,13 +197,18 @@ def import_csv(
     now: dt.datetime | None = None,
     tz: dt.tzinfo | None = None,
     name: str = "The file",
+    allow_duplicates: bool = False,
 ) -> ImportReport:
     """Create one ticket per row (each starts its log at created_at). Raises ImportRefused,
     listing every bad line, if any row is bad; then nothing is added to the session. Columns
     may be separated by commas, semicolons (Excel in much of Europe) or tabs: the header row
-    decides. A file that is not UTF-8 raises FileUnreadable naming `name`."""
+    decides. A file that is not UTF-8 raises FileUnreadable naming `name`. A row with a
+    created_at that matches a ticket already here (DUPLICATE_RULE) is skipped and counted in
+    `report.skipped`, unless allow_duplicates."""
     try:
-        return _import_csv(session, stream, config=config, now=now, tz=tz)
+        return _import_csv(
+            session, stream, config=config, now=now, tz=tz, allow_duplicates=allow_duplicates
+        )
     except UnicodeDecodeError:
         raise not_utf8(name) from None
 
@@ -217,8 +234,11 @@ def _import_csv(
     config: dict,
     now: dt.datetime | None,
     tz: dt.tzinfo | None,
+    allow_duplicates: bool,
 ) -> ImportReport:
     now = now or dt.datetime.now(dt.timezone.utc)
+    # Tickets here before the import have ids up to this; the rows' new tickets come after.
+    before = session.scalar(select(func.max(Ticket.id))) or 0
     tz = tz or local_tz()
     report = ImportReport()
     first = stream.readline()
@@ -267,14 +287,40 @@ def _import_csv(
             data = _csv_ticket(cells, priorities, statuses, config, tz)
             with session.begin_nested():
                 ticket = tickets.create_ticket(session, data, config=config, now=now, tz=tz)
+                # Checked on the saved ticket, so the title and requester are cleaned as
+                # they are stored; a row without created_at is new by definition.
+                check = "created_at" in data and not allow_duplicates
+                if check and _already_here(session, ticket, before):
+                    raise _Duplicate
         except DomainError as exc:
             report.problems.append(Problem(where, exc.field, exc.message))
+            continue
+        except _Duplicate:
+            report.skipped += 1
             continue
         report.tickets += 1
         report.ids[report.tickets] = ticket.id  # row number -> new ticket id
     if report.problems:
         raise ImportRefused(report)
     return report
+
+
+class _Duplicate(Exception):
+    """Undoes one row's savepoint: its ticket is already here."""
+
+
+def _already_here(session: Session, ticket: Ticket, before: int) -> bool:
+    found = session.scalar(
+        select(Ticket.id)
+        .where(
+            Ticket.created_at == ticket.created_at,
+            Ticket.title == ticket.title,
+            Ticket.requester == ticket.requester,
+            Ticket.id <= before,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _check_header(names: list[str], header: list[str], report: ImportReport) -> None:
@@ -564,16 +610,23 @@ def import_json(
     uploads: Path,
     file_sources: Iterable[Path] = (),
     without_missing_files: bool = False,
+    allow_duplicates: bool = False,
 ) -> ImportReport:
     """Add every ticket of an export, history included. Ids are kept when none of them is
     taken here (always so in an empty database: the round trip is exact); otherwise tickets,
     log entries and attachments get new ids, in the same order. Attachment bytes must be in
     `uploads` or one of `file_sources` (a data folder or its uploads/ folder); they are copied
-    in before the rows are added."""
+    in before the rows are added. Tickets already here (DUPLICATE_RULE) are skipped and
+    counted in `report.skipped`, unless allow_duplicates."""
     report = ImportReport()
     plans = read_json(data, report)
     if report.problems:
         raise ImportRefused(report)
+    if not allow_duplicates:
+        here = _existing_keys(session, {p.values.get("created_at") for p in plans})
+        kept = [p for p in plans if _plan_key(p) not in here]
+        report.skipped = len(plans) - len(kept)
+        plans = kept
     missing = _bring_files(plans, uploads, list(file_sources), report)
     if missing and not without_missing_files:
         for sha in sorted(missing)[:MAX_PROBLEMS_SHOWN]:
@@ -600,6 +653,25 @@ def import_json(
         if n % export.BATCH == 0:
             session.expunge_all()
     return report
+
+
+def _plan_key(plan: _Plan) -> tuple:
+    v = plan.values
+    return _duplicate_key(v.get("title"), v.get("requester"), v.get("created_at"))
+
+
+def _existing_keys(session: Session, moments: set[Any]) -> set[tuple]:
+    """DUPLICATE_RULE keys of the tickets here created at one of `moments`."""
+    found: set[tuple] = set()
+    wanted = sorted(m for m in moments if m is not None)
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(Ticket.title, Ticket.requester, Ticket.created_at).where(
+                Ticket.created_at.in_(wanted[i : i + 500])
+            )
+        )
+        found.update(_duplicate_key(*row) for row in rows)
+    return found
 
 
 def _ids_taken(session: Session, plans: list[_Plan]) -> bool:

@@ -105,6 +105,7 @@ def import_file():
     name = upload.filename.lower()
     if not name.endswith((".csv", ".json")):
         return _page_error("Import takes a .json file (our export) or a .csv file.")
+    allow_duplicates = bool(request.form.get("allow_duplicates"))
     session = get_session()
     st = state()
     try:
@@ -114,7 +115,11 @@ def import_file():
             if name.endswith(".csv"):
                 stream = importing.csv_text(fh)
                 report = importing.import_csv(
-                    session, stream, config=st.config, name=upload.filename
+                    session,
+                    stream,
+                    config=st.config,
+                    name=upload.filename,
+                    allow_duplicates=allow_duplicates,
                 )
             else:
                 report = importing.import_json(
@@ -123,14 +128,23 @@ def import_file():
                     uploads=st.data_dir / "uploads",
                     file_sources=[],
                     without_missing_files=bool(request.form.get("without_missing_files")),
+                    allow_duplicates=allow_duplicates,
                 )
     except importing.ImportRefused as exc:
         return _page_error(str(exc), exc.report.problems)
     except DomainError as exc:  # not UTF-8 or not JSON, too large, disk trouble
         return _page_error(exc.message)
     session.commit()
+    notes = list(report.notes)
+    if report.skipped:
+        n = report.skipped
+        notes.insert(
+            0,
+            f"Skipped {n} ticket{'s' * (n != 1)} already here ({importing.DUPLICATE_RULE}); "
+            "to import them anyway, tick \u201cAlso import tickets that are already here\u201d.",
+        )
     return redirect(
-        url_for("data.data_page", imported=report.tickets, note=report.notes, _anchor="import"),
+        url_for("data.data_page", imported=report.tickets, note=notes, _anchor="import"),
         code=303,
     )
 
