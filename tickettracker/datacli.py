@@ -66,11 +66,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "attachment details, and imports back exactly. CSV holds one row per ticket.",
     )
     export.add_argument(
-        "output", nargs="?", metavar="FILE", help="where to write (default or '-': the screen)"
+        "output",
+        nargs="?",
+        metavar="FILE",
+        help="the .json or .csv file to write, or an existing folder to write it in (default "
+        "or '-': the screen); an existing file is never replaced without --force",
     )
     export.add_argument(
-        "--format", choices=("json", "csv"), help="default: from FILE's extension, else json"
+        "--format",
+        choices=("json", "csv"),
+        help="default: from FILE's extension (.json or .csv); json on the screen or into a folder",
     )
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     data_dir_option(export, "the data folder to export")
 
     imp = commands.add_parser(
@@ -231,15 +238,47 @@ def open_data(data_dir: Path, *, create: bool = False, writing: bool = False) ->
             lock.release()
 
 
-def _format(given: str | None, path: str | None, fallback: str | None) -> str:
-    if given:
-        return given
-    suffix = Path(path).suffix.lower() if path and path != "-" else ""
-    if suffix in (".json", ".csv"):
-        return suffix[1:]
-    if fallback:
-        return fallback
-    raise DataDirError(f"Say which format {path} is in: --format json or --format csv.")
+def _format(given: str | None, path: str) -> str:
+    """The format a file is in: what its extension says, or what --format says. A clash
+    between the two, or neither, is refused rather than guessed."""
+    suffix = Path(path).suffix.lower()
+    named = suffix[1:] if suffix in (".json", ".csv") else None
+    if given and named and given != named:
+        raise DataDirError(
+            f"{path} ends in {suffix} but --format {given} was given; name the file "
+            f"{Path(path).stem}.{given}, or leave --format out."
+        )
+    if given or named:
+        return given or named
+    raise DataDirError(
+        f"Cannot tell the format from the name {path}: end it in .json (every ticket with its "
+        "history, re-importable) or .csv (for spreadsheets), or add --format json or "
+        "--format csv."
+    )
+
+
+def _export_dest(args: argparse.Namespace, now: dt.datetime) -> tuple[Path, str]:
+    """Where an export goes and in which format; refuses to replace a file without --force."""
+    from .backup import timestamp
+
+    dest = Path(args.output).expanduser()
+    if dest.is_dir():  # like backup: a folder gets a new file with a dated name
+        fmt = args.format or "json"
+        name = f"tickettracker-export-{timestamp(now)}"
+        dest = dest / f"{name}.{fmt}"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = dest.with_name(f"{name}-{n}.{fmt}")
+        return dest, fmt
+    fmt = _format(args.format, args.output)
+    if not dest.parent.is_dir():
+        raise DataDirError(f"The folder {dest.parent} does not exist; create it first.")
+    if dest.exists() and not args.force:
+        raise DataDirError(
+            f"{args.output} already exists; choose another file name, or add --force to replace it."
+        )
+    return dest, fmt
 
 
 def _export(args: argparse.Namespace, data_dir: Path) -> int:
@@ -247,18 +286,20 @@ def _export(args: argparse.Namespace, data_dir: Path) -> int:
 
     from . import export, schema
 
-    fmt = _format(args.format, args.output, "json")
     to_screen = not args.output or args.output == "-"
     now = dt.datetime.now(dt.timezone.utc)
+    if to_screen:
+        fmt = args.format or "json"
+    else:
+        dest, fmt = _export_dest(args, now)
     with open_data(data_dir) as engine, Session(engine) as session:
         revision = schema.head_revision()
         if to_screen:
             out = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)  # noqa: SIM115
             with out:
                 count = _write(export, fmt, session, out, now, revision)
-            _err(f"Exported {count} tickets.")
+            _err(f"Exported {_count(count, 'ticket')}.")
             return 0
-        dest = Path(args.output).expanduser()
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
         try:
             encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
@@ -269,7 +310,7 @@ def _export(args: argparse.Namespace, data_dir: Path) -> int:
             os.replace(tmp, dest)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    print(f"Exported {count} tickets to {dest}.")
+    print(f"Exported {_count(count, 'ticket')} to {dest}.")
     return 0
 
 
@@ -288,7 +329,7 @@ def _import(args: argparse.Namespace, data_dir: Path) -> int:
         raise DataDirError(f"{args.file} is a folder; give the .json or .csv file to import.")
     if not source.is_file():
         raise DataDirError(f"There is no file {args.file}.")
-    fmt = _format(args.format, args.file, None)
+    fmt = _format(args.format, args.file)
     try:
         fh = open(source, "rb")  # noqa: SIM115 - closed below, after the import
     except OSError as exc:

@@ -341,3 +341,80 @@ def test_the_data_page_skips_tickets_already_here_too(client):
     assert client.get("/api/v1/tickets").get_json()["total"] == 2
     page = client.get("/data").get_data(as_text=True)
     assert 'name="allow_duplicates"' in page
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_ticket(capsys, tmp_path) -> str:
+    data = str(tmp_path / "d")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("title\nExport me\n", encoding="utf-8")
+    assert run(capsys, "--data-dir", data, "import", str(sheet))[0] == 0
+    return data
+
+
+def test_export_never_replaces_a_file_without_force(capsys, tmp_path, one_ticket):
+    dest = tmp_path / "all.json"
+    dest.write_text("my notes, not an export", encoding="utf-8")
+    code, out, err = run(capsys, "--data-dir", one_ticket, "export", str(dest))
+    assert (code, out) == (2, "")
+    assert one_line(err) == (
+        f"tickettracker: {dest} already exists; choose another file name, or add --force to "
+        "replace it."
+    )
+    assert dest.read_text(encoding="utf-8") == "my notes, not an export"
+    code, out, _ = run(capsys, "--data-dir", one_ticket, "export", str(dest), "--force")
+    assert (code, out) == (0, f"Exported 1 ticket to {dest}.\n")
+    assert json.loads(dest.read_text(encoding="utf-8"))["tickets"][0]["title"] == "Export me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json", "d", "sheet.csv"]
+
+
+def test_export_format_follows_the_name_or_is_asked_for(capsys, tmp_path, one_ticket):
+    def export(*args: str) -> tuple[int, str]:
+        code, _, err = run(capsys, "--data-dir", one_ticket, "export", *args)
+        return code, err
+
+    code, err = export(str(tmp_path / "all.txt"))
+    assert code == 2 and one_line(err) == (
+        f"tickettracker: Cannot tell the format from the name {tmp_path / 'all.txt'}: end it "
+        "in .json (every ticket with its history, re-importable) or .csv (for spreadsheets), "
+        "or add --format json or --format csv."
+    )
+    assert export(str(tmp_path / "all"))[0] == 2
+    code, err = export(str(tmp_path / "all.csv"), "--format", "json")
+    assert code == 2 and "ends in .csv but --format json was given" in one_line(err)
+    assert not any(p.name.startswith("all") for p in tmp_path.iterdir())
+
+    assert export(str(tmp_path / "all.txt"), "--format", "csv") == (0, "")
+    assert (tmp_path / "all.txt").read_text(encoding="utf-8-sig").startswith("id,title,")
+    assert export(str(tmp_path / "All.CSV")) == (0, "")
+    assert (tmp_path / "All.CSV").read_text(encoding="utf-8-sig").startswith("id,title,")
+    assert export(str(tmp_path / "all.json")) == (0, "")
+    assert json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["format"] == (
+        "tickettracker-export"
+    )
+
+
+def test_export_into_a_folder_or_somewhere_impossible(capsys, tmp_path, one_ticket):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for fmt in ("json", "json", "csv"):
+        code, out, err = run(
+            capsys, "--data-dir", one_ticket, "export", str(folder), "--format", fmt
+        )
+        assert (code, err) == (0, ""), err
+        assert out.startswith(f"Exported 1 ticket to {folder / 'tickettracker-export-'}")
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 3 and [n.rsplit(".", 1)[1] for n in names].count("json") == 2
+
+    code, _, err = run(capsys, "--data-dir", one_ticket, "export", str(tmp_path / "no" / "a.json"))
+    assert (code, one_line(err)) == (
+        2,
+        f"tickettracker: The folder {tmp_path / 'no'} does not exist; create it first.",
+    )
+    code, _, err = run(
+        capsys, "--data-dir", one_ticket, "export", str(tmp_path / ("x" * 300 + ".json"))
+    )
+    assert code == 1 and "File name too long" in one_line(err)
