@@ -241,9 +241,9 @@ def test_importing_an_export_again_skips_the_tickets_already_here(capsys, tmp_pa
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(
         "title,requester,created_at\n"
-        "Printer jams,Ann,2026-01-05T09:00:00+00:00\n"
-        "Printer jams,Ann,2026-01-05T09:00:00+00:00\n"  # the same twice in one file: both kept
-        "VPN down,Bob,2026-01-06T10:00:00+00:00\n",
+        "Printer jams,Ann,2020-01-05T09:00:00+00:00\n"
+        "Printer jams,Ann,2020-01-05T09:00:00+00:00\n"  # the same twice in one file: both kept
+        "VPN down,Bob,2020-01-06T10:00:00+00:00\n",
         encoding="utf-8",
     )
     assert run(capsys, "--data-dir", data, "import", str(sheet))[0] == 0
@@ -295,7 +295,7 @@ def test_importing_a_csv_again_skips_rows_already_here(capsys, tmp_path):
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(
         "title;requester;created_at\n"
-        "Printer jams; Ann ;2026-01-05 10:00\n"  # local time, cleaned requester: still the same
+        "Printer jams; Ann ;2020-01-05 10:00\n"  # local time, cleaned requester: still the same
         "Undated;Ann;\n",  # no creation time: always a new ticket
         encoding="utf-8",
     )
