@@ -245,7 +245,7 @@ def capture_sql(db_path: Path, action) -> list[tuple[str, tuple]]:
 
     @event.listens_for(engine, "before_cursor_execute")
     def grab(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith(("PRAGMA", "BEGIN")):
+        if not statement.lstrip().startswith(("PRAGMA", "BEGIN")):
             statements.append((statement, tuple(parameters or ())))
 
     sessions = db.make_sessionmaker(engine, write=True)
@@ -272,7 +272,7 @@ def replay(conn: sqlite3.Connection, statements, write: bool) -> float:
 def plans(conn: sqlite3.Connection, statements) -> list[str]:
     out = []
     for sql, params in statements:
-        if not sql.lstrip().upper().startswith("SELECT"):
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
         rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         out.append(" ".join(re.sub(r"\s+", " ", sql).split()[:12]) + " …")
@@ -454,7 +454,11 @@ def main(argv: list[str] | None = None) -> int:
         path = f"/tickets/{big}"
         app.request("GET", path)
         times, cpu = measure(lambda: app.request("GET", path))
-        statements = capture_sql(db_path, lambda s: tickets.get_ticket(s, big))
+
+        def ticket_page(session):  # what the page reads (web/pages.py show_ticket)
+            tickets.history(session, tickets.get_ticket(session, big, updates="none"))
+
+        statements = capture_sql(db_path, ticket_page)
         floor = statistics.median(replay(floor_conn, statements, False) for _ in range(20))
         plan_text.append("## ticket page with 200 updates")
         plan_text.extend(plans(floor_conn, statements))

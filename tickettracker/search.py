@@ -1032,13 +1032,16 @@ def load_tickets(session: Session, ids: list[int], *, full: bool = True) -> list
         )
         for ticket_id, name in session.execute(watchers):
             by_id[ticket_id].watcher_names.append(name)
+        # The ticket's own links, not its notes' (filtered here: "update_id IS NULL" in SQL
+        # made SQLite walk every ticket-level link of the backlog in the update_id index).
         links = (
-            select(Link.ticket_id, Link.url, Link.title)
-            .where(Link.ticket_id.in_(ids), Link.update_id.is_(None))
+            select(Link.ticket_id, Link.update_id, Link.url, Link.title)
+            .where(Link.ticket_id.in_(ids))
             .order_by(Link.id)  # as Ticket.links
         )
         for link in session.execute(links):
-            by_id[link.ticket_id].links.append(link)
+            if link.update_id is None:
+                by_id[link.ticket_id].links.append(link)
         files = (
             select(*_ATTACHMENT_COLUMNS)
             .where(Attachment.ticket_id.in_(ids), Attachment.removed_at.is_(None))

@@ -116,9 +116,9 @@ def history(session: Session, ticket: Ticket) -> list[HistoryEntry]:
         entries[update_id] = HistoryEntry(
             update_id, kind, body, created_at, changes, added, removed
         )
-    links = session.execute(
+    links = session.execute(  # all the ticket's links (by ticket_id), then the notes' here
         select(Link.update_id, Link.url, Link.title)
-        .where(Link.ticket_id == ticket.id, Link.update_id.is_not(None))
+        .where(Link.ticket_id == ticket.id)
         .order_by(Link.id)
     )
     for link in links:
