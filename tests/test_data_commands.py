@@ -418,3 +418,22 @@ def test_export_into_a_folder_or_somewhere_impossible(capsys, tmp_path, one_tick
         capsys, "--data-dir", one_ticket, "export", str(tmp_path / ("x" * 300 + ".json"))
     )
     assert code == 1 and "File name too long" in one_line(err)
+
+
+def test_a_json_import_with_times_in_the_future_is_refused(capsys, tmp_path):
+    """Creation and update times record what happened; a due date may lie ahead."""
+    data = str(tmp_path / "d")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("title,due\nPrinter jams,8000-01-01\n", encoding="utf-8")
+    assert run(capsys, "--data-dir", data, "import", str(sheet))[0] == 0
+    export = tmp_path / "all.json"
+    assert run(capsys, "--data-dir", data, "export", str(export))[0] == 0
+    doc = json.loads(export.read_text(encoding="utf-8"))
+    doc["tickets"][0]["created_at"] = "8000-01-01T00:00:00+00:00"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+
+    code, out, err = run(capsys, "--data-dir", str(tmp_path / "new"), "import", str(edited))
+    assert code != 0
+    assert "created_at" in err and "in the future" in err and "8000-01-01" in err
+    assert titles(tmp_path / "new") == []

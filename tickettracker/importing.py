@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from . import export, search, tickets
 from .errors import DomainError, ValidationError
-from .fields import clean_links, clean_names, local_tz, parse_due
+from .fields import CLOCK_SKEW, clean_links, clean_names, local_tz, parse_due
 from .models import Attachment, Link, Tag, Ticket, Update, UTCDateTime, Watcher
 from .workflow import STATUSES
 
@@ -416,6 +416,10 @@ def _columns(model: type, skip: Iterable[str] = ()) -> list[tuple[str, Any]]:
     return out
 
 
+# Times that record what happened (a due date may lie ahead; these may not).
+RECORDED_TIMES = frozenset({"created_at", "updated_at", "removed_at", "hold_since"})
+
+
 def _parse_value(column, value: Any) -> Any:
     """A JSON value for `column`, converted; ValueError says what is wrong."""
     if value is None:
@@ -429,7 +433,14 @@ def _parse_value(column, value: Any) -> Any:
         moment = dt.datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError("needs a UTC offset, like 2026-01-31T09:30:00+00:00")
-        return moment.astimezone(dt.timezone.utc)
+        moment = moment.astimezone(dt.timezone.utc)
+        now = dt.datetime.now(dt.timezone.utc)
+        if column.name in RECORDED_TIMES and moment > now + CLOCK_SKEW:
+            raise ValueError(
+                f"is in the future ({value}; it is now {now:%Y-%m-%d %H:%M} UTC): a record "
+                "of something that happened cannot be"
+            )
+        return moment
     if isinstance(type_, Date):
         if not isinstance(value, str):
             raise ValueError("must be a YYYY-MM-DD text")
