@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import __version__, db
 from ..attachments import UploadStore
 from ..config import LoadedConfig, ensure_user_config, load_config
 from ..datadir import CONFIG_NAME, DB_NAME, ensure_data_dir, load_or_create_token, make_private
+from ..search import DashboardCache
 
 log = logging.getLogger("tickettracker")
 
@@ -31,6 +32,7 @@ class AppState:
     write_sessions: sessionmaker[Session]
     loaded: LoadedConfig
     token: str
+    dashboard: DashboardCache = field(default_factory=DashboardCache)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -95,6 +97,11 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
         write_sessions=db.make_sessionmaker(engine, write=True),
         loaded=loaded,
         token=app.config.get("TICKETTRACKER_TOKEN") or load_or_create_token(data_dir),
+    )
+    event.listen(
+        app.extensions["tickettracker"].write_sessions,
+        "after_commit",
+        lambda _session: app.extensions["tickettracker"].dashboard.wrote(),
     )
     # Temp files of uploads cut short by a crash (never of one still arriving: a day old).
     UploadStore(data_dir / "uploads", 0).sweep_temp(dt.datetime.now(dt.timezone.utc))

@@ -56,7 +56,7 @@ def list_tickets():
 
 @bp.get("/dashboard")
 def dashboard():
-    counts = search.dashboard(get_session())
+    counts = state().dashboard.counts(get_session())
     return {"counts": [{"key": c.key, "label": c.label, "count": c.count} for c in counts]}
 
 

@@ -94,7 +94,7 @@ def index():
         "list.html",
         page=page,
         query=query,
-        dashboard=search.dashboard(session),
+        dashboard=state().dashboard.counts(session),
         sorts=search.SORTS,
         default_statuses=ACTIVE_STATUSES,
         row_views=lambda rows, status_badge: listview.row_views(rows, config, status_badge),
