@@ -52,6 +52,18 @@ def app(data_dir: Path):
 
 
 @pytest.fixture
+def session(tmp_path):
+    """A write session on a fresh database file, for tests of the services."""
+    from tickettracker import db
+
+    engine = db.make_engine(tmp_path / "t.db")
+    db.init_db(engine)
+    with db.make_sessionmaker(engine, write=True)() as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     """A test client that sends the bearer token, as API scripts do."""
     token = app.extensions["tickettracker"].token

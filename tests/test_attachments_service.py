@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from tickettracker import attachments, db, search, tickets
+from tickettracker import attachments, search, tickets
 from tickettracker.attachments import UploadStore
 from tickettracker.config import load_defaults
 from tickettracker.errors import Conflict, StorageFailed, TooLarge, ValidationError
@@ -34,15 +34,6 @@ NAMES = [
     ".",
     "  spaced  name  .txt",
 ]
-
-
-@pytest.fixture
-def session(tmp_path):
-    engine = db.make_engine(tmp_path / "t.db")
-    db.init_db(engine)
-    with db.make_sessionmaker(engine, write=True)() as s:
-        yield s
-    engine.dispose()
 
 
 @pytest.fixture

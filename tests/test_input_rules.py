@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from tickettracker import db, fields, tickets
+from tickettracker import fields, tickets
 from tickettracker.config import load_defaults
 from tickettracker.errors import ValidationError
 from tickettracker.importing import ImportRefused, import_csv
@@ -20,15 +20,6 @@ from tickettracker.searchtext import parse_query
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def session(tmp_path):
-    engine = db.make_engine(tmp_path / "t.db")
-    db.init_db(engine)
-    with db.make_sessionmaker(engine, write=True)() as s:
-        yield s
-    engine.dispose()
 
 
 def make(session, **data):

@@ -23,15 +23,6 @@ def config():
     return load_defaults()
 
 
-@pytest.fixture
-def session(tmp_path):
-    engine = db.make_engine(tmp_path / "t.db")
-    db.init_db(engine)
-    with db.make_sessionmaker(engine, write=True)() as s:
-        yield s
-    engine.dispose()
-
-
 def make(session, config, at=NOW - dt.timedelta(days=1), **data):
     data.setdefault("title", "Something is wrong")
     ticket = tickets.create_ticket(session, data, config=config, now=at, tz=BERLIN)

@@ -7,22 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tickettracker import db, tickets
+from tickettracker import tickets
 from tickettracker.config import load_defaults
 from tickettracker.errors import Conflict, NotFound, ValidationError
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def session(tmp_path):
-    engine = db.make_engine(tmp_path / "t.db")
-    db.init_db(engine)
-    with db.make_sessionmaker(engine, write=True)() as s:
-        yield s
-    engine.dispose()
 
 
 @pytest.fixture
