@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,17 @@ def need_tool(path_or_name: str, install_hint: str) -> str:
     if not found:
         pytest.fail(f"{path_or_name} is missing: {install_hint}", pytrace=False)
     return found
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll another process's state until `predicate` returns something true, or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)  # polling another process, not waiting for time to pass
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def artifact(name: str) -> Path:

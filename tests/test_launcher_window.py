@@ -19,19 +19,9 @@ from PIL import Image, ImageChops
 
 from tickettracker import icons
 
-from .conftest import REPO_ROOT, artifact, need_tool
+from .conftest import REPO_ROOT, artifact, need_tool, wait_for
 
 pytestmark = pytest.mark.window
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)  # polling another process, not waiting for time to pass
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class X:

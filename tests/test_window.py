@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from .conftest import artifact
+from .conftest import artifact, wait_for
 
 pytestmark = pytest.mark.window
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)  # polling for an external process, not waiting for time to pass
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_window_opens_loads_the_page_and_closes_cleanly(start_app, data_dir, virtual_display):

@@ -10,28 +10,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 from PIL import Image
 
 from .cdp import CDPPage, page_target
-from .conftest import REPO_ROOT, need_tool
+from .conftest import REPO_ROOT, need_tool, wait_for
 
 pytestmark = pytest.mark.window
 
 OUTSIDE = "https://127.0.0.2:9/vendor-manual"  # never contacted: the "browser" just notes it
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)  # polling other processes, not waiting for time to pass
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:
