@@ -240,6 +240,59 @@ def test_token_link_sets_a_strict_cookie_and_cleans_the_url(app_proc):
     assert app_proc.token not in log, "the access token was written to the log"
 
 
+@pytest.mark.parametrize("path", ["/%09/evil.example/x", "/%5C/evil.example", "/%0A/evil.example"])
+def test_token_link_never_redirects_to_another_site(app_proc, path):
+    # Browsers drop tabs and line breaks from an address and read "\\" as "/": a decoded
+    # path put back as it was would send the browser to //evil.example.
+    reply = app_proc.request("GET", f"{path}?token={app_proc.token}")
+    assert reply.status == 303
+    location = reply.header("Location")
+    assert location.startswith("/") and not location.startswith("//")
+    assert not any(ch in location for ch in "\t\n\\"), location
+
+
+def test_theme_switch_only_redirects_into_the_app(app_proc):
+    token = app_proc.csrf_token()
+    for target, expected in [
+        ("/tickets/new?x=1", "/tickets/new?x=1"),
+        ("/\t/evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ]:
+        reply = app_proc.with_cookie(
+            "POST",
+            "/preferences/theme",
+            headers=FORM,
+            body=urlencoded(dict(theme="dark", next=target, csrf_token=token)),
+        )
+        assert reply.status == 303, target
+        assert reply.header("Location") == expected, target
+
+
+def test_numbers_too_long_for_the_database_are_not_found_not_a_crash(app_proc):
+    huge = "9" * 23
+    for path in (f"/tickets/{huge}", f"/tickets/{huge}/edit", f"/attachments/{huge}/preview"):
+        reply = app_proc.with_cookie("GET", path)
+        assert reply.status == 404, path
+        assert "not saved" not in reply.body
+    for method in ("GET", "PATCH", "DELETE"):
+        resource = "attachments" if method == "DELETE" else "tickets"
+        reply = app_proc.api(
+            method, f"/api/v1/{resource}/{huge}", {} if method == "PATCH" else None
+        )
+        assert reply.status == 404, method
+        assert "error" in reply.json()
+    listing = app_proc.with_cookie("GET", f"/?page={huge}")
+    assert listing.status == 200
+    api_listing = app_proc.api("GET", f"/api/v1/tickets?page={huge}&per_page=5")
+    assert api_listing.status == 200 and api_listing.json()["items"] == []
+    odd = app_proc.api("GET", "/api/v1/tickets?page=%C2%B2")  # a superscript two
+    assert odd.status == 422 and odd.json()["field"] == "page"
+    log = (app_proc.data_dir / "logs" / "tickettracker.log").read_text()
+    assert "OverflowError" not in log and "Traceback" not in log
+
+
 # --- CSRF -------------------------------------------------------------------------------------
 
 

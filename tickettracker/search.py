@@ -278,6 +278,7 @@ RANK_LIMIT = 10_000
 # Past this many matches, a sorted page walks the sort's index and probes the matches.
 DRIVE_LIMIT = 2_000
 MAX_PER_PAGE = 500
+MAX_PAGE_NUMBER = 10**9
 
 
 @dataclass
@@ -315,11 +316,13 @@ class TicketQuery:
             raw = one(name)
             if not raw:
                 return default
-            if not raw.isdigit() or int(raw) < 1:
+            digits = raw.lstrip("0")
+            if not (raw.isascii() and raw.isdigit()) or not digits:
                 message = f"{name} must be a whole number of 1 or more, not {raw[:40]!r}."
                 found.append((ValidationError(message, name), instead))
                 return default
-            return int(raw)
+            # Far past any real page, and small enough that its offset stays a SQLite integer.
+            return int(digits) if len(digits) <= 9 else MAX_PAGE_NUMBER
 
         statuses = [s.strip() for v in args.getlist("status") for s in v.split(",") if s.strip()]
         priorities = [p.strip() for v in args.getlist("priority") for p in v.split(",")]

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, g, request
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from .. import __version__, db
 from ..attachments import UploadStore
@@ -54,6 +55,16 @@ def get_session() -> Session:
     return g.db
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in our routes: at most 18 digits, a number SQLite's integers can hold.
+
+    A longer number in an address is no ticket or file of ours: the address matches no
+    route (404, whatever the method) instead of overflowing deep in the database driver.
+    """
+
+    regex = r"\d{1,18}"
+
+
 def _setup_file_log(data_dir: Path) -> None:
     log_file = data_dir / "logs" / "tickettracker.log"
     for handler in log.handlers:
@@ -84,6 +95,7 @@ def create_app(data_dir: Path | str, test_config: dict[str, Any] | None = None) 
     make_private(db_path)
 
     app = Flask(__name__.rsplit(".", 1)[0])
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.update(
         TICKETTRACKER_PORT=None,  # set by the launcher once the server is bound
         MAX_CONTENT_LENGTH=None,

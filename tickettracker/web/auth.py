@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, current_app, g, redirect, render_template, request
 
 from . import state
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def app_path(target: str) -> str:
+    """`target` if it is a path inside this app, else "/": never a way out to another site.
+
+    Browsers drop tabs and line breaks from addresses and read a backslash as a slash, so
+    "/<tab>/evil.example" or "/\\evil.example" would otherwise become "//evil.example".
+    """
+    unsafe = any(ch < " " or ch in "\x7f\\" for ch in target)
+    if unsafe or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 def cookie_name(token: str) -> str:
@@ -67,8 +79,10 @@ def check_access() -> Response | None:
         if not _token_ok(given, token):
             return refuse(403, "That link's access token is not valid for this data folder.")
         args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
-        # One leading slash: "//host/..." would send the browser to another site.
-        clean = "/" + request.path.lstrip("/") + ("?" + urlencode(args) if args else "")
+        # The path as it came in, re-quoted (a decoded tab or backslash could turn it into
+        # "//host/..."), with one leading slash: the browser stays on this site.
+        path = "/" + quote(request.path.lstrip("/"))
+        clean = app_path(path) + ("?" + urlencode(args) if args else "")
         resp = redirect(clean, code=303)
         resp.set_cookie(
             cookie_name(token), token, httponly=True, samesite="Strict", path="/", secure=False

@@ -13,6 +13,7 @@ from .. import attachments, search, tickets
 from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
 from ..workflow import ACTIVE_STATUSES
 from . import get_session, listview, state, uploads
+from .auth import app_path
 from .templating import localtime
 
 bp = Blueprint("pages", __name__)
@@ -313,9 +314,6 @@ def set_theme():
     theme = request.form.get("theme", "system")
     if theme not in THEMES:
         raise ValidationError(f"Unknown theme {theme!r}; use one of {', '.join(THEMES)}.", "theme")
-    back = request.form.get("next", "/")
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"  # only ever back into this app
-    resp = redirect(back, code=303)
+    resp = redirect(app_path(request.form.get("next", "/")), code=303)
     resp.set_cookie(THEME_COOKIE, theme, max_age=365 * 24 * 3600, samesite="Strict", httponly=True)
     return resp
