@@ -167,6 +167,41 @@ def test_same_field_changed_meanwhile_is_a_conflict_the_user_resolves(app_page, 
     assert now["requester"] == "Legal" and now["tags"] == ["hardware"]
 
 
+def test_saving_again_after_a_conflict_keeps_the_other_changes_the_user_left_alone(
+    app_page, live_server
+):
+    _, ticket = live_server.api(
+        "POST", "/api/v1/tickets", {"title": "Badge reader", "requester": "Eve"}
+    )
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}/edit")
+    # A script changes the title (which the user is about to change too) and the requester
+    # (which the user leaves alone).
+    live_server.api(
+        "PATCH",
+        f"/api/v1/tickets/{ticket['id']}",
+        {"title": "Badge reader at door 3", "requester": "Script Person"},
+    )
+    page.get_by_label("Title (required)").fill("Badge reader broken")
+    page.get_by_label("Tags").fill("security")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".form-error")).to_contain_text("title changed elsewhere")
+    # The other version of the clashing field is shown; the field the user left alone now
+    # holds the other change, not the stale value the form was opened with.
+    expect(page.locator("#title-theirs")).to_contain_text("Badge reader at door 3")
+    expect(page.get_by_label("Title (required)")).to_have_value("Badge reader broken")
+    expect(page.get_by_label("Requester")).to_have_value("Script Person")
+    expect(page.locator("#requester-theirs")).to_have_count(0)
+    page.screenshot(path=str(artifact("edit-conflict.png")), full_page=True)
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".ticket-title")).to_have_text("Badge reader broken")
+    _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
+    assert now["title"] == "Badge reader broken" and now["tags"] == ["security"]
+    assert now["requester"] == "Script Person"  # the other change survived
+    changes = [c for u in now["updates"] for c in u["changes"] if c["field"] == "requester"]
+    assert [(c["old"], c["new"]) for c in changes] == [("Eve", "Script Person")]
+
+
 def test_theme_switch_and_narrow_window(app_page, live_server):
     page = app_page
     live_server.api(

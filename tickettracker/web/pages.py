@@ -231,13 +231,14 @@ def preview_attachment(attachment_id: int):
     return uploads.file_response(att, preview=True)
 
 
-def _render_edit(ticket, values, original, error=None, status=200):
+def _render_edit(ticket, values, original, error=None, status=200, theirs=None):
     return render_template(
         "ticket_form.html",
         ticket=ticket,
         values=values,
         original=json.dumps(original),
         error=error,
+        theirs=theirs or {},
     ), status
 
 
@@ -274,10 +275,16 @@ def save_ticket(ticket_id: int):
         names = ", ".join(FIELD_LABELS.get(k, k) for k in clashes)
         conflict = Conflict(
             f"While you were editing, this ticket's {names} changed elsewhere. Your version "
-            "is below: save again to replace the other change, or cancel to keep it.",
+            "is below, with the other one under it: save again to replace the other change, "
+            "or cancel to keep it.",
             clashes[0] if clashes[0] not in ("due_day", "due_time") else "due",
         )
-        return _render_edit(ticket, submitted, current, conflict, 409)
+        # The form now stands on the ticket as it is: the user's edits on top of the other
+        # change, so saving again replaces only the fields that clashed, never one the user
+        # left alone (that would quietly undo the other change).
+        merged = {k: submitted[k] if k in edited else current[k] for k in FORM_VALUE_KEYS}
+        theirs = {k: current[k] for k in clashes}
+        return _render_edit(ticket, merged, current, conflict, 409, theirs)
     data: dict[str, Any] = {k: submitted[k] for k in edited if k in FORM_FIELDS}
     try:
         if "due_day" in edited or "due_time" in edited:
