@@ -202,6 +202,23 @@ def test_saving_again_after_a_conflict_keeps_the_other_changes_the_user_left_alo
     assert [(c["old"], c["new"]) for c in changes] == [("Eve", "Script Person")]
 
 
+def test_status_note_survives_a_ticket_cancelled_in_another_window(app_page, live_server):
+    _, ticket = live_server.api("POST", "/api/v1/tickets", {"title": "Projector bulb"})
+    page = app_page
+    page.goto(f"{live_server.base_url}/tickets/{ticket['id']}")
+    # Another window cancels the ticket while this one still offers the status form.
+    live_server.api("PATCH", f"/api/v1/tickets/{ticket['id']}", {"status": "cancelled"})
+    change_status(page, "✓ Resolved", note="Swapped the bulb; works again.")
+    expect(page.locator(".form-error")).to_contain_text("Your note is below")
+    expect(page.get_by_role("button", name="Change status")).to_have_count(0)
+    box = page.get_by_label("Note", exact=True)
+    expect(box).to_have_value("Swapped the bulb; works again.")
+    page.get_by_role("button", name="Add note").click()
+    expect(history(page).last).to_contain_text("Swapped the bulb; works again.")
+    _, now = live_server.api("GET", f"/api/v1/tickets/{ticket['id']}")
+    assert now["status"] == "cancelled"
+
+
 def test_theme_switch_and_narrow_window(app_page, live_server):
     page = app_page
     live_server.api(

@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import attachments, search, tickets
 from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
-from ..workflow import ACTIVE_STATUSES
+from ..workflow import ACTIVE_STATUSES, allowed_transitions
 from . import get_session, listview, state, uploads
 from .auth import app_path
 from .templating import localtime
@@ -153,12 +153,19 @@ def _ticket_page_error(ticket_id: int, exc: DomainError):
     ticket = tickets.get_ticket(session, ticket_id, updates="none")
     # A browser cannot be handed its chosen files back: say so when they were not kept.
     files_dropped = exc.field != "file" and bool(uploads.uploaded_files())
+    form = request.form
+    if form.get("note", "").strip() and not allowed_transitions(ticket.status):
+        # The ticket was closed or cancelled meanwhile (another window): the status form is
+        # gone, so the note typed into it moves to "Add a note" rather than being lost.
+        form = MultiDict(form)
+        form["body"] = form.get("body") or form["note"]
+        exc = type(exc)(f"{exc.message} Your note is below, ready to add.", exc.field)
     return _ticket_page(
         ticket,
         updates=tickets.history(session, ticket),
         newest_first=False,
         error=exc,
-        form=request.form,
+        form=form,
         files_dropped=files_dropped,
     ), exc.status
 
