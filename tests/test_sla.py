@@ -24,7 +24,8 @@ UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 D = timedelta(days=1)
-BLUE, YELLOW, ORANGE, RED = "#3b82f6", "#eab308", "#f97316", "#ef4444"
+BLUE, CYAN, LIME = "#3b82f6", "#06b6d4", "#84cc16"
+YELLOW, ORANGE, RED = "#eab308", "#f97316", "#ef4444"
 LAVENDER, PALE_GREEN, GREY = "#c4b5fd", "#bbf7d0", "#6b7280"
 
 
@@ -49,8 +50,8 @@ def config():
 
 def test_defaults_are_the_colours_these_tests_name(config):
     sla = config["sla"]
-    assert [s["color"] for s in sla["due_gradient"]] == [BLUE, YELLOW, ORANGE, RED]
-    assert [s["at"] for s in sla["due_gradient"]] == [0.0, 0.5, 0.8, 1.0]
+    assert [s["color"] for s in sla["due_gradient"]] == [BLUE, CYAN, LIME, YELLOW, ORANGE, RED]
+    assert [s["at"] for s in sla["due_gradient"]] == [0.0, 0.2, 0.35, 0.5, 0.8, 1.0]
     assert sla["age_gradient"] == sla["due_gradient"]
     assert sla["due_window_hours"] == 168
     assert sla["colors"] == {
@@ -60,6 +61,20 @@ def test_defaults_are_the_colours_these_tests_name(config):
         "cancelled": GREY,
     }
     assert sla["pause_on_hold"] is True
+
+
+def _saturation(color: str) -> float:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return (max(r, g, b) - min(r, g, b)) / max(r, g, b)
+
+
+@pytest.mark.parametrize("which", ["due_gradient", "age_gradient"])
+def test_default_gradients_never_pass_through_a_grey_like_closed(config, which):
+    # Blue mixed straight into yellow is a slate grey half way, which reads as the grey of
+    # Closed and Cancelled: the default stops go round through cyan and lime instead.
+    for step in range(101):
+        color = gradient_color(config["sla"][which], step / 100)
+        assert _saturation(color) >= 0.5, (step, color)
 
 
 # --- with a due date ------------------------------------------------------------------------
