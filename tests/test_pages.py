@@ -104,3 +104,15 @@ def test_each_log_entry_shows_its_own_changes_links_and_files(client):
 
     newest = _log_entries(client.get(f"/tickets/{tid}?log=newest").get_data(as_text=True))
     assert newest == list(reversed(entries))
+
+
+def test_edit_address_of_a_closed_ticket_shows_the_ticket_and_why(client):
+    resp = client.post("/tickets/new", data={"title": "Old laptop"})
+    ticket_path = resp.headers["Location"]
+    client.post(f"{ticket_path}/status", data={"status": "closed"})
+    resp = client.get(f"{ticket_path}/edit")
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert "This ticket is closed: its fields can no longer be edited" in html
+    assert "Save changes" not in html  # no form whose Save could only be refused
+    assert "Add note" in html  # notes are still welcome

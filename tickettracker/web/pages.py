@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import attachments, search, tickets
 from ..errors import Conflict, DomainError, NotFound, StorageFailed, TooLarge, ValidationError
-from ..workflow import ACTIVE_STATUSES, allowed_transitions
+from ..workflow import ACTIVE_STATUSES, TERMINAL_STATUSES, allowed_transitions, status_label
 from . import get_session, listview, state, uploads
 from .auth import app_path
 from .templating import localtime
@@ -251,7 +251,18 @@ def _render_edit(ticket, values, original, error=None, status=200, theirs=None):
 
 @bp.get("/tickets/<int:ticket_id>/edit")
 def edit_ticket(ticket_id: int):
-    ticket = tickets.get_ticket(get_session(), ticket_id, updates="none")
+    session = get_session()
+    ticket = tickets.get_ticket(session, ticket_id, updates="none")
+    if ticket.status in TERMINAL_STATUSES:
+        # Reached by a bookmark or a typed address (the page offers no Edit button): the
+        # ticket itself, saying why, rather than a form whose Save can only be refused.
+        locked = Conflict(
+            f"This ticket is {status_label(ticket.status).lower()}: its fields can no longer "
+            "be edited. You can still add notes below."
+        )
+        return _ticket_page(
+            ticket, updates=tickets.history(session, ticket), newest_first=False, error=locked
+        ), locked.status
     values = ticket_form_values(ticket)
     return _render_edit(ticket, values, values)
 
