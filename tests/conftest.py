@@ -41,6 +41,20 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def newer_data_dir(tmp_path: Path) -> Path:
+    """A data folder whose database a newer TicketTracker wrote (a schema we do not know)."""
+    from tickettracker import db
+
+    data = tmp_path / "data"
+    (data / "backups").mkdir(parents=True)
+    engine = db.make_engine(data / "tickettracker.db")
+    db.init_db(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    engine.dispose()
+    return data
+
+
 def artifact(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name

@@ -19,7 +19,7 @@ from PIL import Image, ImageChops
 
 from tickettracker import icons
 
-from .conftest import REPO_ROOT, artifact, need_tool, wait_for
+from .conftest import REPO_ROOT, artifact, need_tool, newer_data_dir, wait_for
 
 pytestmark = pytest.mark.window
 
@@ -37,8 +37,8 @@ class X:
         result = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=30)
         return result.stdout if result.returncode == 0 else ""
 
-    def window_of(self, pid: int, timeout: float = 90) -> str:
-        """The id of the visible top-level window titled TicketTracker that `pid` opened."""
+    def window_of(self, pid: int, timeout: float = 90, name: str = "TicketTracker") -> str:
+        """The id of the visible top-level window titled `name` that `pid` opened."""
 
         def find() -> str:
             ids = self.run(
@@ -48,11 +48,11 @@ class X:
                 "--pid",
                 str(pid),
                 "--name",
-                "^TicketTracker$",
+                f"^{name}$",
             ).split()
             return ids[0] if ids else ""
 
-        return wait_for(find, timeout, f"a TicketTracker window of process {pid}")
+        return wait_for(find, timeout, f"a window '{name}' of process {pid}")
 
     def geometry(self, window: str) -> tuple[int, int, int, int]:
         info = dict(
@@ -216,3 +216,32 @@ def test_window_remembers_its_geometry_and_ctrl_q_quits_cleanly(
     assert second.terminate(timeout=60) == 0
     saved = json.loads((data_dir / "window.json").read_text())
     assert saved == {"x": 123, "y": 77, "width": 900, "height": 600, "maximized": False}
+
+
+def test_a_start_failure_is_shown_in_a_window(
+    start_app, tmp_path: Path, virtual_display, x: X
+) -> None:
+    """Started from the menu or the Dock there is no terminal to read: the reason the app
+    could not start opens in a window of its own, and Ctrl+Q (or closing it) ends the app."""
+    data = newer_data_dir(tmp_path)
+    app = start_app(data, env={"DISPLAY": virtual_display.display, "WAYLAND_DISPLAY": ""})
+    window = x.window_of(app.proc.pid, name="TicketTracker could not start")
+    left, top, width, height = x.geometry(window)
+    assert (width, height) == (640, 340)
+
+    def painted() -> bool:
+        shot = virtual_display.screenshot(artifact("start-problem-window.png"))
+        with Image.open(shot) as image:
+            inside = image.convert("RGB").crop((left, top, left + width, top + height))
+            colours = inside.getcolors(maxcolors=1 << 16) or []
+            # The page's background, its text and the heading in red (light or dark scheme).
+            reddish = sum(n for n, (r, g, b) in colours if r - max(g, b) > 80)
+            return len(colours) > 20 and reddish > 50
+
+    wait_for(painted, 60, "the window to show why the app could not start")
+    assert not (data / "server.json").exists()  # it never served
+    x.quit_with_ctrl_q(window, app.proc.pid)
+    assert app.proc.wait(30) == 2
+    err = app.proc.stderr.read()
+    assert "was last used by a newer TicketTracker" in err
+    assert "Traceback" not in err

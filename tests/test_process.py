@@ -7,11 +7,15 @@ import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT
+from tickettracker.launcher import problem_page
+
+from .conftest import REPO_ROOT, newer_data_dir
 
 pytestmark = pytest.mark.process
 
@@ -163,3 +167,35 @@ def test_empty_data_dir_is_refused(start_app):
     out, err = app.proc.communicate(timeout=60)
     assert app.proc.returncode == 2
     assert "--data-dir needs a folder" in err
+
+
+@pytest.mark.parametrize("mode", [["--browser"], []], ids=["browser", "window-without-display"])
+def test_a_start_failure_is_shown_in_the_browser_too(start_app, tmp_path, mode):
+    """Started from a menu there is no terminal: the reason must reach the screen."""
+    data = newer_data_dir(tmp_path)
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n')
+    browser.chmod(0o755)
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "BROWSER": str(browser)}
+    app = start_app(data, *mode, env=env)
+    _, err = app.proc.communicate(timeout=60)
+    assert app.proc.returncode == 2
+    assert "was last used by a newer TicketTracker" in err
+    assert "Traceback" not in err
+    [uri] = opened.read_text().split()
+    assert uri.startswith("file:///") and uri.endswith(".html")
+    page = Path(urllib.parse.unquote(uri.removeprefix("file://")))
+    try:
+        shown = page.read_text(encoding="utf-8")
+    finally:
+        page.unlink()
+    assert "<h1>TicketTracker could not start</h1>" in shown
+    assert "was last used by a newer TicketTracker (schema 9999_from_the_future)" in shown
+    assert "Install the newer TicketTracker" in shown
+
+
+def test_the_start_failure_page_shows_the_message_as_text():
+    page = problem_page('Cannot save in /home/a&b/<script>alert(1)</script> "x"')
+    assert "<script>alert" not in page
+    assert "/home/a&amp;b/&lt;script&gt;alert(1)&lt;/script&gt; &quot;x&quot;" in page

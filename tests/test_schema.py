@@ -18,7 +18,7 @@ import pytest
 from tickettracker import db, schema
 from tickettracker.models import Base
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, newer_data_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORE_DB = FIXTURES / "core-schema.db"
@@ -310,21 +310,10 @@ def test_a_failed_upgrade_leaves_the_database_byte_identical(tmp_path, caplog):
 # --- databases this app must not touch ----------------------------------------------------------
 
 
-def _newer_data_dir(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    (data / "backups").mkdir(parents=True)
-    engine = db.make_engine(data / "tickettracker.db")
-    db.init_db(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    engine.dispose()
-    return data
-
-
 def test_a_newer_database_is_refused_and_left_alone(tmp_path):
     from tickettracker.web import create_app
 
-    data = _newer_data_dir(tmp_path)
+    data = newer_data_dir(tmp_path)
     original = sha256(data / "tickettracker.db")
     with pytest.raises(schema.DatabaseTooNew, match="newer TicketTracker.*9999_from_the_future"):
         create_app(data, {"TESTING": True})
@@ -334,7 +323,7 @@ def test_a_newer_database_is_refused_and_left_alone(tmp_path):
 
 @pytest.mark.process
 def test_the_command_explains_a_newer_database_without_a_traceback(tmp_path):
-    data = _newer_data_dir(tmp_path)
+    data = newer_data_dir(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "tickettracker", "--data-dir", str(data), "--no-open"],
         capture_output=True,

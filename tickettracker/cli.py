@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
 
-    from .launcher import LaunchOptions, run
+    from .launcher import LaunchOptions, run, tell_start_problem
 
     mode = "browser" if args.browser else "none" if args.no_open else "window"
     try:
@@ -117,4 +117,5 @@ def main(argv: list[str] | None = None) -> int:
         return run(LaunchOptions(data_dir=Path(data_dir), port=args.port, mode=mode))
     except DataDirError as exc:
         print(f"tickettracker: {exc}", file=sys.stderr)
+        tell_start_problem(str(exc), mode)
         return 2

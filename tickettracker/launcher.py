@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import html
 import logging
 import signal
+import tempfile
 import threading
 import time
 import urllib.request
@@ -45,6 +47,56 @@ def open_browser(url: str) -> bool:
     if not opened:
         say(f"No web browser could be started; open this address yourself: {url}")
     return opened
+
+
+PROBLEM_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>TicketTracker could not start</title>
+<meta name="color-scheme" content="dark light">
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 0; padding: 1.5rem 1.75rem;
+  background: #1b1d23; color: #e8e8ea; }}
+h1 {{ font-size: 1.15rem; margin: 0 0 .75rem; color: #ff9d8a; }}
+p {{ margin: 0 0 .75rem; overflow-wrap: anywhere; white-space: pre-wrap; }}
+.hint {{ color: #a9acb6; font-size: .9rem; }}
+@media (prefers-color-scheme: light) {{
+  body {{ background: #fafafa; color: #1b1d23; }} h1 {{ color: #b3261e; }}
+  .hint {{ color: #555; }} }}
+</style></head>
+<body><h1>TicketTracker could not start</h1>
+<p>{message}</p>
+<p class="hint">Once that is put right, start TicketTracker again.</p>
+</body></html>
+"""
+
+
+def problem_page(message: str) -> str:
+    """A self-contained page (no server behind it) saying why TicketTracker did not start."""
+    return PROBLEM_PAGE.format(message=html.escape(message))
+
+
+def tell_start_problem(message: str, mode: str) -> None:
+    """Show why the app did not start where its user will see it.
+
+    The message is printed as well, but whoever started TicketTracker from a menu, a desktop
+    entry or the Dock has no terminal: without this, nothing at all would seem to happen.
+    """
+    if mode == "none":
+        return
+    page = problem_page(message)
+    if mode == "window":
+        from .window import WindowUnavailable, show_problem
+
+        try:
+            show_problem(page)
+            return
+        except WindowUnavailable:
+            pass  # no display: the browser, as for the app itself
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", prefix="tickettracker-problem-", suffix=".html", delete=False
+    ) as file:
+        file.write(page)
+    with contextlib.suppress(webbrowser.Error):
+        webbrowser.open(Path(file.name).as_uri())
 
 
 def _show(url: str, mode: str, state_file: Path | None = None) -> None:

@@ -103,15 +103,7 @@ def open_window(
     so signal handlers can shut the window down cleanly. `state_file` (window.json in the
     data folder) remembers the window's size and position from one launch to the next.
     """
-    problem = display_problem()
-    if problem:
-        raise WindowUnavailable(problem)
-    _prepare_environment()
-    try:
-        import webview
-    except ImportError as exc:  # pragma: no cover - pywebview is a dependency
-        raise WindowUnavailable(f"pywebview is not installed ({exc})") from exc
-
+    webview = _load_webview()
     webview.settings["ALLOW_DOWNLOADS"] = True
     webview.settings["OPEN_EXTERNAL_LINKS_IN_BROWSER"] = True
     remembered = windowstate.load(state_file) if state_file else windowstate.Geometry()
@@ -139,6 +131,35 @@ def open_window(
         if on_ready is not None:
             on_ready(window.destroy)
 
+    _start(webview, started)
+    if state_file is not None:
+        windowstate.save(state_file, tracker.geometry)
+
+
+def show_problem(page: str, *, title: str = "TicketTracker could not start") -> None:
+    """Show `page` (self-contained HTML saying why the app could not start) in a small native
+    window and block until the user closes it: someone who started TicketTracker from a menu
+    or the Dock never sees what the command printed."""
+    webview = _load_webview()
+    window = webview.create_window(title, html=page, width=640, height=340, min_size=(420, 240))
+    window.events.before_show += _dress_qt_window
+    _start(webview)
+
+
+def _load_webview():
+    problem = display_problem()
+    if problem:
+        raise WindowUnavailable(problem)
+    _prepare_environment()
+    try:
+        import webview
+    except ImportError as exc:  # pragma: no cover - pywebview is a dependency
+        raise WindowUnavailable(f"pywebview is not installed ({exc})") from exc
+    return webview
+
+
+def _start(webview, started: Callable[[], None] | None = None) -> None:
+    """Run pywebview's GUI loop until its last window closes."""
     # pywebview wants the icon as a file path (GTK and Qt show it; Cocoa uses the bundle's).
     with as_file(icons.png(256)) as icon:
         try:
@@ -147,8 +168,6 @@ def open_window(
             raise WindowUnavailable(f"No window toolkit is available ({exc})") from exc
         except ImportError as exc:
             raise WindowUnavailable(f"The window toolkit could not be loaded ({exc})") from exc
-    if state_file is not None:
-        windowstate.save(state_file, tracker.geometry)
 
 
 def _screens(webview) -> list[windowstate.Screen]:
