@@ -127,20 +127,9 @@ class ImportRefused(Exception):
 
 # --- CSV -----------------------------------------------------------------------------------
 
-CSV_FIELDS = (
-    "title",
-    "description",
-    "notes",
-    "requester",
-    "watchers",
-    "priority",
-    "status",
-    "hold_reason",
-    "due",
-    "tags",
-    "links",
-    "created_at",
-)
+# The export's columns, less those the app assigns itself (id, last change) and the files,
+# whose bytes a CSV cannot carry: an exported CSV imports as it is.
+CSV_FIELDS = tuple(c for c in export.CSV_COLUMNS if c not in {"id", "attachments", "updated_at"})
 
 
 def _header_name(raw: str) -> str:
