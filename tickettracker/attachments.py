@@ -423,10 +423,7 @@ def attach_to_ticket(
     session.flush()
     entry = Update(created_at=now, kind="attachment", body="")
     entry.changes = [{"field": "attachment", "old": None, "new": _summary(a)} for a in rows]
-    ticket.updates.append(entry)
-    ticket.updated_at = now
-    session.flush()
-    search.reindex_ticket(session, ticket)
+    search.log_entry(session, ticket, entry, now)
     return entry, rows
 
 
@@ -460,10 +457,7 @@ def remove_attachment(
     att.removed_at = now
     entry = Update(created_at=now, kind="attachment", body="")
     entry.changes = [{"field": "attachment", "old": _summary(att), "new": None}]
-    ticket.updates.append(entry)
-    ticket.updated_at = now
-    session.flush()
-    search.reindex_ticket(session, ticket)
+    search.log_entry(session, ticket, entry, now)
     return entry
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from .config import priority_keys, priority_target_hours
 from .errors import ValidationError
-from .models import Attachment, Link, Tag, Ticket, Watcher, ticket_tags
+from .models import Attachment, Link, Tag, Ticket, Update, Watcher, ticket_tags
 from .searchtext import (
     FTS_TOKENIZER,
     MAX_DUE_DAYS,
@@ -193,6 +193,18 @@ def _state_token(status: str) -> str:
 _INSERT_ROW = (
     f"INSERT INTO ticket_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
 )
+
+
+def log_entry(
+    session: Session, ticket: Ticket, entry: Update, now: dt.datetime | None = None
+) -> None:
+    """Add `entry` to the ticket's log (`now` becomes its last change) and bring the index up
+    to date, in the caller's transaction: every change is logged and findable at once."""
+    ticket.updates.append(entry)
+    if now is not None:
+        ticket.updated_at = now
+    session.flush()
+    reindex_ticket(session, ticket)
 
 
 def reindex_ticket(session: Session, ticket: Ticket) -> None:

@@ -287,9 +287,7 @@ def create_ticket(
         changes.append({"field": "hold_reason", "old": None, "new": hold_reason})
     log = Update(created_at=created_at, kind="status", body="")
     log.changes = changes
-    ticket.updates.append(log)
-    session.flush()
-    search.reindex_ticket(session, ticket)
+    search.log_entry(session, ticket, log)
     return ticket
 
 
@@ -375,10 +373,7 @@ def change_ticket(
     entry = Update(created_at=now, kind=kind, body=body)
     entry.changes = changes
     entry.links = [Link(ticket_id=ticket.id, url=v["url"], title=v["title"]) for v in note_links]
-    ticket.updates.append(entry)
-    ticket.updated_at = now
-    session.flush()
-    search.reindex_ticket(session, ticket)
+    search.log_entry(session, ticket, entry, now)
     return ticket
 
 
@@ -409,10 +404,7 @@ def add_note(
     rows = attachments.new_rows(ticket, stored, now)
     entry.attachments = rows
     ticket.attachments.extend(rows)
-    ticket.updates.append(entry)
-    ticket.updated_at = now
-    session.flush()
-    search.reindex_ticket(session, ticket)
+    search.log_entry(session, ticket, entry, now)
     return entry
 
 
