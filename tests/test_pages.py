@@ -116,3 +116,31 @@ def test_edit_address_of_a_closed_ticket_shows_the_ticket_and_why(client):
     assert "This ticket is closed: its fields can no longer be edited" in html
     assert "Save changes" not in html  # no form whose Save could only be refused
     assert "Add note" in html  # notes are still welcome
+
+
+def test_a_refused_status_change_keeps_the_reason_and_note_typed(client):
+    client.post("/tickets/new", data={"title": "Printer jams"})
+    # A custom reason over the limit: the form comes back as typed, the problem beside it.
+    long_reason = "Waiting for the landlord " + "x" * 500
+    resp = client.post(
+        "/tickets/1/status",
+        data={"status": "on_hold", "hold_reason_custom": long_reason, "note": "called twice"},
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert f'value="{long_reason}"' in html
+    assert "called twice</textarea>" in html
+    assert 'id="hold_reason-error"' in html
+    assert '<option value="on_hold" selected>' in html
+
+    # A preset reason with a note that cannot be saved: the reason stays chosen, and the
+    # note's problem is said next to the note.
+    resp = client.post(
+        "/tickets/1/status",
+        data={"status": "on_hold", "hold_reason": "Waiting on vendor", "note": "bad\x00note"},
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert '<option value="Waiting on vendor" selected>' in html
+    assert 'id="note-error"' in html
+    assert "bad" in html.split('id="status_note"', 1)[1].split("</textarea>", 1)[0]
