@@ -192,13 +192,23 @@ def app_page(page, live_server):
 # --- the app as a real process --------------------------------------------------------------
 
 
+def installed_command() -> str:
+    """The `tickettracker` command pip installed beside this Python (what users start)."""
+    return need_tool(
+        str(Path(sys.executable).with_name("tickettracker")),
+        "install the package with its command: pip install -e '.[test]'",
+    )
+
+
 class AppProcess:
+    """The installed `tickettracker` command, running this checkout's code."""
+
     def __init__(self, data_dir: Path, *args: str, env: dict | None = None) -> None:
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tickettracker", "--data-dir", str(data_dir), *args],
+            [installed_command(), "--data-dir", str(data_dir), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -15,7 +15,7 @@ import pytest
 
 from tickettracker.launcher import problem_page
 
-from .conftest import REPO_ROOT, newer_data_dir
+from .conftest import REPO_ROOT, installed_command, newer_data_dir
 
 pytestmark = pytest.mark.process
 
@@ -139,14 +139,7 @@ def test_version_and_help():
 
 def test_console_script_is_installed():
     """The pip-installed `tickettracker` command exists next to this Python."""
-    import shutil
-    from pathlib import Path
-
-    script = Path(sys.executable).with_name("tickettracker")
-    found = script if script.exists() else shutil.which("tickettracker")
-    if not found:
-        pytest.fail("the tickettracker command is not installed: run pip install -e '.[test]'")
-    out = subprocess.run([str(found), "--version"], capture_output=True, text=True)
+    out = subprocess.run([installed_command(), "--version"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
 
