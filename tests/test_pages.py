@@ -144,3 +144,36 @@ def test_a_refused_status_change_keeps_the_reason_and_note_typed(client):
     assert '<option value="Waiting on vendor" selected>' in html
     assert 'id="note-error"' in html
     assert "bad" in html.split('id="status_note"', 1)[1].split("</textarea>", 1)[0]
+
+
+def test_a_hold_reason_taken_out_of_the_config_still_shows_on_its_tickets(data_dir):
+    import json
+
+    from tickettracker.web import create_app
+
+    def started():
+        app = create_app(data_dir, {"TESTING": True})
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = (
+            "Bearer " + app.extensions["tickettracker"].token
+        )
+        return app, client
+
+    app, client = started()
+    client.post("/tickets/new", data={"title": "Replace fan"})
+    resp = client.post(
+        "/tickets/1/status", data={"status": "on_hold", "hold_reason": "Waiting on parts"}
+    )
+    assert resp.status_code == 303
+    app.extensions["tickettracker"].engine.dispose()
+
+    (data_dir / "config.json").write_text(json.dumps({"hold_reasons": ["Waiting on the moon"]}))
+    app, client = started()
+    try:
+        page = client.get("/tickets/1").get_data(as_text=True)
+        assert "Waiting on parts" in page.split('id="hold_reason"', 1)[0]  # shown, not offered
+        assert '<option value="Waiting on the moon">' in page
+        assert "Waiting on parts" in client.get("/").get_data(as_text=True)
+        assert client.get("/api/v1/tickets/1").get_json()["hold_reason"] == "Waiting on parts"
+    finally:
+        app.extensions["tickettracker"].engine.dispose()
