@@ -388,3 +388,22 @@ def test_import_path_errors_are_plain(tmp_path):
 
     assert cli.main(["import", str(missing), "--data-dir", str(tmp_path / "d")]) == 2
     assert not Path(tmp_path / "d" / "tickettracker.db").exists()
+
+
+def test_a_broken_character_in_a_json_file_is_reported_not_a_crash(app, rich, tmp_path):
+    doc = export_doc(app)
+    doc["tickets"][1]["title"] = "Surrogate \ud800 ticket"
+    doc["tickets"][2]["updates"][0]["body"] = "half a pair \udc80"
+    # As a hand-edited file holds it: the JSON escape, which Python reads as a lone surrogate.
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert "\\ud800" in path.read_text(encoding="utf-8")
+    data = state(app).data_dir
+    state(app).engine.dispose()
+    target = tmp_path / "new"
+    out = run_cli("import", str(path), "--files", str(data), "--data-dir", str(target))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert "ticket 2 (id 2): title: contains a broken character" in out.stderr
+    assert "ticket 3 (id 3): updates: contains a broken character" in out.stderr
+    assert out.stderr.splitlines()[-1] == "tickettracker: 2 problems found; nothing was imported."

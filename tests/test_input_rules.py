@@ -370,3 +370,49 @@ def test_an_open_ticket_page_still_offers_the_files_form(client):
     page = client.get(f"/tickets/{tid}").get_data(as_text=True)
     assert f'action="/tickets/{tid}/attachments"' in page
     assert 'data-dropzone="ticket"' in page
+
+
+# A JSON "\ud800" escape with no partner decodes to a lone surrogate: no character at all,
+# and SQLite cannot store it as UTF-8. Scripts and hand-edited files can send one.
+SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v1/tickets", {"title": f"lone {SURROGATE}"}, "title"),
+        ("POST", "/api/v1/tickets", {"title": "t", "description": f"x{SURROGATE}"}, "description"),
+        ("POST", "/api/v1/tickets", {"title": "t", "requester": f"x{SURROGATE}"}, "requester"),
+        ("POST", "/api/v1/tickets", {"title": "t", "tags": [f"x{SURROGATE}"]}, "tags"),
+        ("POST", "/api/v1/tickets", {"title": "t", "watchers": [f"x{SURROGATE}"]}, "watchers"),
+        (
+            "POST",
+            "/api/v1/tickets",
+            {"title": "t", "links": [{"url": f"https://e.org/{SURROGATE}", "title": ""}]},
+            "links",
+        ),
+        (
+            "POST",
+            "/api/v1/tickets",
+            {"title": "t", "links": [{"url": "https://e.org/", "title": f"x{SURROGATE}"}]},
+            "links",
+        ),
+        ("PATCH", "/api/v1/tickets/1", {"notes": f"x{SURROGATE}"}, "notes"),
+        ("PATCH", "/api/v1/tickets/1", {"note": f"x{SURROGATE}"}, "note"),
+        (
+            "PATCH",
+            "/api/v1/tickets/1",
+            {"status": "on_hold", "hold_reason": f"x{SURROGATE}"},
+            "hold_reason",
+        ),
+        ("POST", "/api/v1/tickets/1/updates", {"body": f"x{SURROGATE}"}, "body"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(client, method, path, body, field):
+    assert client.post("/api/v1/tickets", json={"title": "Existing"}).status_code == 201
+    resp = client.open(path, method=method, json=body)
+    assert resp.status_code in (400, 422), resp.get_data(as_text=True)
+    error = resp.get_json()
+    assert error["field"] == field
+    assert "broken character" in error["error"]
+    assert client.get("/api/v1/tickets/1").get_json()["title"] == "Existing"

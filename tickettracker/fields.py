@@ -28,11 +28,12 @@ def local_tz() -> dt.tzinfo:
     return dt.datetime.now().astimezone().tzinfo  # type: ignore[return-value]
 
 
-# Characters no text field takes: C0 controls, DEL and C1 controls. Line and paragraph
-# separators (U+2028, U+2029) break a line as much as a newline does. Multi-line fields keep
-# the newline and the tab.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters no text field takes: C0 controls, DEL and C1 controls, and lone UTF-16
+# surrogates (a JSON "\ud800" escape with no partner: no character at all, and not storable
+# as UTF-8). Line and paragraph separators (U+2028, U+2029) break a line as much as a newline
+# does. Multi-line fields keep the newline and the tab.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # Fillers that draw nothing although Unicode files them as letters or symbols.
 _BLANK_LOOKING = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
@@ -60,6 +61,9 @@ def _refuse_controls(
         what, fix = "a line break", "keep it on one line"
     elif char == "\t":
         what, fix = "a tab", "use spaces instead"
+    elif "\ud800" <= char <= "\udfff":
+        what = f"a broken character (a lone UTF-16 surrogate, U+{ord(char):04X})"
+        fix = "remove it"
     else:
         what, fix = f"the invisible control character U+{ord(char):04X}", "remove it"
     raise ValidationError(
@@ -186,11 +190,7 @@ def clean_link(url: Any, title: Any = "", field: str = "links") -> dict[str, str
             f"{url[:60]!r} is not a link we can open: use an http://, https:// or mailto: address.",
             field,
         )
-    if _CONTROL.search(url):
-        raise ValidationError(
-            f"The link {url[:60]!r} contains a control character or line break; remove it.",
-            field,
-        )
+    _refuse_controls(url, field, _CONTROL, f"The link {url[:60]!r}")
     if any(c.isspace() for c in parts.netloc):
         raise ValidationError(
             f"The link {url[:60]!r} has a space in its address (host name), which no link "

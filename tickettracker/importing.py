@@ -33,6 +33,20 @@ from .models import Attachment, Link, Tag, Ticket, Update, UTCDateTime, Watcher
 from .workflow import STATUSES
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# A JSON "\ud800" escape with no partner: no character, and SQLite cannot store it as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
 MAX_PROBLEMS_SHOWN = 200
 
 
@@ -540,6 +554,16 @@ def _read_ticket(item: dict, where: str, check: _Checker, ids: dict[str, set[int
     columns = {c.name for _, c in _columns(Ticket)}
     for key in sorted(set(item) - columns - _NESTED_TICKET_KEYS):
         check.problem(where, key, "is not a ticket field this version knows.")
+    broken = sorted(key for key, value in item.items() if _has_surrogate([key, value]))
+    for key in broken:
+        check.problem(
+            where,
+            key,
+            "contains a broken character (a lone UTF-16 surrogate such as \\ud800, which "
+            "stands for no character); remove it from the file.",
+        )
+    if broken:
+        return None
     values = _read_row(Ticket, item, (), where, check)
     if "due_at" not in item and "due_date" not in item and item.get("due"):
         try:
