@@ -303,7 +303,7 @@ def test_csv_bad_rows_are_all_reported_by_line_and_nothing_is_imported(other):
         ("line 8", "created_at"),
     ]
     messages = [str(p) for p in info.value.report.problems]
-    assert "'2026-02-31' is not a date we understand" in messages[0]
+    assert "'2026-02-31': there is no day 31 in February 2026" in messages[0]
     assert "Unknown priority 'critical'. Use one of: urgent, high, normal, low" in messages[1]
     assert "needs a title" in messages[2]
     assert "'yesterday' is not a date and time" in messages[3]

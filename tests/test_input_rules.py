@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -416,3 +417,39 @@ def test_a_lone_surrogate_is_refused_naming_the_field(client, method, path, body
     assert error["field"] == field
     assert "broken character" in error["error"]
     assert client.get("/api/v1/tickets/1").get_json()["title"] == "Existing"
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("2026-W50", "is not a date we understand. Use YYYY-MM-DD"),
+        ("2026-344", "is not a date we understand"),
+        ("20261210", "is not a date we understand"),
+        ("2026-02-30", "there is no day 30 in February 2026 (it has 28 days)"),
+        ("2025-02-29 10:00", "there is no day 29 in February 2025"),
+        ("2026-13-01", "has no month 13"),
+        ("99999-01-01", "The year 99999 looks like a typing mistake"),
+        ("2026-12-10 24:30", "has no such time of day: use 00:00 to 23:59"),
+    ],
+)
+def test_a_due_date_that_is_no_day_says_what_is_wrong(typed, words):
+    with pytest.raises(ValidationError, match=re.escape(words)) as info:
+        fields.parse_due(typed, dt.timezone.utc)
+    assert info.value.field == "due"
+
+
+@pytest.mark.parametrize(
+    ("typed", "day", "moment"),
+    [
+        ("2024-02-29", dt.date(2024, 2, 29), dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)),
+        ("2026-12-10 17:00", None, dt.datetime(2026, 12, 10, 17, 0, tzinfo=dt.timezone.utc)),
+        ("2026-12-10T17:00Z", None, dt.datetime(2026, 12, 10, 17, 0, tzinfo=dt.timezone.utc)),
+        (
+            "2026-12-10T17:00:05+01:00",
+            None,
+            dt.datetime(2026, 12, 10, 16, 0, 5, tzinfo=dt.timezone.utc),
+        ),
+    ],
+)
+def test_due_dates_in_the_forms_we_document_are_read(typed, day, moment):
+    assert fields.parse_due(typed, dt.timezone.utc) == (day, moment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import unicodedata
@@ -235,6 +236,30 @@ def clean_links(value: Any, field: str = "links") -> list[dict[str, str]]:
     return out
 
 
+# A day, or a day and a time (seconds, fraction and UTC offset optional). The year takes any
+# number of digits here so that a typing mistake like 20266 is named as a year.
+_DUE_DAY = re.compile(r"(?P<year>\d{4,})-(?P<month>\d{2})-(?P<day>\d{2})")
+_DUE_MOMENT = re.compile(
+    r"(?P<year>\d{4,})-(?P<month>\d{2})-(?P<day>\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"(Z|[+-]\d{2}(:?\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
+def _check_day(year: int, month: int, day: int, typed: str) -> None:
+    if not 1 <= month <= 12:
+        raise ValidationError(
+            f"{typed[:40]!r} has no month {month}: months go from 01 to 12 (YYYY-MM-DD).", "due"
+        )
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        raise ValidationError(
+            f"{typed[:40]!r}: there is no day {day} in {calendar.month_name[month]} {year} "
+            f"(it has {last} days).",
+            "due",
+        )
+
+
 def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, dt.datetime | None]:
     """Parse a due date: a day ("2026-12-10") or a day and time.
 
@@ -250,17 +275,25 @@ def parse_due(value: Any, tz: dt.tzinfo | None = None) -> tuple[dt.date | None, 
         )
     text = value.strip()
     tz = tz or local_tz()
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            _check_year(day.year, "due")
-            return day, end_of_day(day, tz)
-        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
-        _check_year(moment.year, "due")
-    except ValueError:
+    shape = _DUE_DAY.fullmatch(text) or _DUE_MOMENT.fullmatch(text)
+    if shape is None:  # ISO 8601's other forms (weeks, ordinal days, no dashes) are refused
         raise ValidationError(
             f"{text[:40]!r} is not a date we understand. Use YYYY-MM-DD (for example 2026-12-10) "
             "or YYYY-MM-DD HH:MM.",
+            "due",
+        )
+    year, month, day_of_month = (int(n) for n in shape.group("year", "month", "day"))
+    _check_year(year, "due")
+    _check_day(year, month, day_of_month, text)
+    if shape.re is _DUE_DAY:
+        day = dt.date(year, month, day_of_month)
+        return day, end_of_day(day, tz)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise ValidationError(
+            f"{text[:40]!r} has no such time of day: use 00:00 to 23:59, for example "
+            f"{text[:10]} 17:00.",
             "due",
         ) from None
     if moment.tzinfo is None:
