@@ -180,7 +180,10 @@ def test_too_large_leaves_nothing_while_streaming(store):
     with pytest.raises(TooLarge) as err:
         incoming.store()
     assert err.value.status == 413 and err.value.field == "file"
-    assert "'big.iso' is 1 MB; files may be at most 1 MB" in err.value.message
+    # 1 MB and 5,001 bytes rounds to "1 MB": the exact size is given instead.
+    assert "'big.iso' is 1,053,577 bytes, just over 1 MB; files may be at most 1 MB" in (
+        err.value.message
+    )
     assert "Nothing was saved" in err.value.message
     assert files_on_disk(store) == []
 

@@ -205,11 +205,16 @@ def test_too_large_is_refused_before_sending_and_by_the_server(app_page, live_se
                     "buffer": b"x" * 50_000,
                 },
                 {"name": "small.txt", "mimeType": "text/plain", "buffer": b"fits"},
+                {"name": "edge.bin", "mimeType": "text/plain", "buffer": b"y" * 10_486},
             ]
         )
         error = page.locator("#log-end .upload-error")
         expect(error).to_be_visible()
         expect(error).to_contain_text("“capture.pcap” is 48.8 KB; files may be at most 10.2 KB")
+        # One byte over the limit rounds to the limit: the exact size is said instead.
+        expect(error).to_contain_text(
+            "“edge.bin” is 10,486 bytes, just over 10.2 KB; files may be at most 10.2 KB"
+        )
         expect(page.locator("#log-end .pending-files li")).to_have_count(1)
         page.get_by_role("button", name="Add note").click()
         entry = page.locator("ol.entries > li").last

@@ -293,8 +293,11 @@ class IncomingFile:
         name = self.filename
         if self.too_large:
             limit = format_size(self.store_.max_bytes)
+            size = format_size(self.size)
+            if size == limit:  # rounded, "100 MB is too big; at most 100 MB" would puzzle
+                size = f"{self.size:,} bytes, just over {limit}"
             raise TooLarge(
-                f"{name!r} is {format_size(self.size)}; files may be at most {limit}. Nothing "
+                f"{name!r} is {size}; files may be at most {limit}. Nothing "
                 "was saved. Attach a smaller file or a link to it (the limit is "
                 "uploads.max_file_mb in config.json).",
                 "file",

@@ -49,7 +49,12 @@
     if (refused.length) {
       setFiles(p, kept);
       p.error.textContent = refused.map(function (f) {
-        return "“" + f.name + "” is " + formatSize(f.size) + "; files may be at most " +
+        var size = formatSize(f.size);
+        if (size === p.input.dataset.maxLabel) {
+          // Rounded, the size would read as the limit itself.
+          size = f.size.toLocaleString("en") + " bytes, just over " + size;
+        }
+        return "“" + f.name + "” is " + size + "; files may be at most " +
           p.input.dataset.maxLabel + ". It was not added.";
       }).join(" ");
       p.error.hidden = false;
