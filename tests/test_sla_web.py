@@ -299,3 +299,15 @@ def test_cli_prints_config_problems_at_start(start_app, data_dir):
     assert URL_LINE.search(printed)
     assert app.terminate() == 0
     assert (data_dir / CONFIG_NAME).read_text(encoding="utf-8") == text
+
+
+def test_many_config_problems_show_three_and_fold_the_rest(open_app):
+    colours = {k: "nope" for k in ("on_hold", "resolved", "closed", "cancelled", "unknown")}
+    _, client = open_app(json.dumps({"sla": {"colors": colours}}))
+    shown = banner(client.get("/"))
+    visible, folded = shown.split("<details", 1)
+    assert visible.count("<li>") == 3
+    assert re.search(r"<summary>(\d+) more problems</summary>", folded)
+    total = len(client.get("/api/v1/config").get_json()["problems"])
+    assert total > 3 and f"<summary>{total - 3} more problem" in folded
+    assert folded.count("<li>") == total - 3
