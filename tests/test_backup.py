@@ -262,3 +262,9 @@ def test_the_backup_list(rich_dir, tmp_path):
     assert listed[1].path == made.path and listed[1].tickets == 5 and listed[1].files == 2
     with pytest.raises(backup.BackupError, match="already exists"):
         backup.make_backup(rich_dir, made.path)
+
+
+def test_a_backup_is_only_written_into_a_folder_or_as_a_zip(rich_dir, tmp_path):
+    with pytest.raises(backup.BackupError, match="There is no folder .*ending in .zip"):
+        backup.make_backup(rich_dir, tmp_path / "usb")
+    assert list(tmp_path.iterdir()) == [rich_dir]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -437,3 +438,48 @@ def test_a_json_import_with_times_in_the_future_is_refused(capsys, tmp_path):
     assert code != 0
     assert "created_at" in err and "in the future" in err and "8000-01-01" in err
     assert titles(tmp_path / "new") == []
+
+
+# --- backup and restore ----------------------------------------------------------------------
+
+
+def test_backup_to_a_folder_that_is_not_there_writes_nothing(capsys, tmp_path, one_ticket):
+    """`backup /media/usb` with the stick not mounted must not leave a file called usb: DEST
+    is an existing folder or a name ending in .zip, nothing else."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for dest in (
+        str(tmp_path / "usb"),
+        f"{tmp_path / 'newdir'}/",
+        f"{tmp_path / 'old.zip'}/",
+        str(tmp_path / "backup.tar"),
+    ):
+        code, out, err = run(capsys, "--data-dir", one_ticket, "backup", dest)
+        assert (code, out) == (2, "")
+        assert one_line(err) == (
+            f"tickettracker: There is no folder {dest}: create it first, or give a file name "
+            "ending in .zip."
+        )
+    code, _, err = run(capsys, "--data-dir", one_ticket, "backup", str(tmp_path / "sheet.csv"))
+    assert (code, one_line(err)) == (
+        2,
+        f"tickettracker: {tmp_path / 'sheet.csv'} is a file, not a folder; give a folder, or a "
+        "new file name ending in .zip.",
+    )
+    code, _, err = run(capsys, "--data-dir", one_ticket, "backup", str(tmp_path / "no" / "b.zip"))
+    assert (code, one_line(err)) == (
+        2,
+        f"tickettracker: The folder {tmp_path / 'no'} does not exist; create it first.",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+    # What is meant to work still does: a folder (a trailing / is fine) and a .zip name.
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    code, out, err = run(capsys, "--data-dir", one_ticket, "backup", f"{folder}/")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Backed up 1 ticket, 0 attached files and the settings to {folder}/")
+    assert [p.suffix for p in folder.iterdir()] == [".zip"]
+    named = tmp_path / "Before-the-move.ZIP"
+    code, out, err = run(capsys, "--data-dir", one_ticket, "backup", str(named))
+    assert (code, err) == (0, "") and f" to {named} (" in out
+    assert zipfile.is_zipfile(named)

@@ -113,6 +113,11 @@ def _choose_dest(data_dir: Path, dest: Path | None, now: dt.datetime | None) -> 
         while dest.exists():  # two backups within one second
             n += 1
             dest = folder / name.replace(".zip", f"-{n}.zip")
+    elif dest.suffix.lower() != ".zip":
+        # Never a zip without the extension: `/media/usb` with no stick in is not a file name.
+        raise BackupError(
+            f"There is no folder {dest}: create it first, or give a file name ending in .zip."
+        )
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose another file name or folder.")
     if not dest.parent.is_dir():

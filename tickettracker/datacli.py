@@ -44,8 +44,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "dest",
         nargs="?",
         metavar="DEST",
-        help="the zip file or an existing folder to write it in (default: the data folder's "
-        "backups/ folder)",
+        help="an existing folder to write a dated zip in, or a new file name ending in .zip "
+        "(default: the data folder's backups/ folder)",
     )
     data_dir_option(backup, "the data folder to back up")
 
@@ -174,7 +174,7 @@ def _backup(args: argparse.Namespace, data_dir: Path) -> int:
 
     if not (data_dir / DB_NAME).exists():
         raise DataDirError(f"There is no TicketTracker data in {data_dir}: nothing to back up.")
-    info = make_backup(data_dir, Path(args.dest) if args.dest else None)
+    info = make_backup(data_dir, _backup_dest(args.dest) if args.dest else None)
     print(
         f"Backed up {_count(info.tickets, 'ticket')}, {_count(info.files, 'attached file')} "
         f"and the settings to {info.path} ({_size(info.size)})."
@@ -182,6 +182,28 @@ def _backup(args: argparse.Namespace, data_dir: Path) -> int:
     for warning in info.warnings:
         _err(f"Warning: {warning}")
     return 0
+
+
+def _backup_dest(given: str) -> Path:
+    """Where `backup DEST` writes: into an existing folder, or the .zip file named. Anything
+    else is refused, so a folder that is not there (a USB stick not mounted) never becomes a
+    file of that name."""
+    dest = Path(given).expanduser()
+    if dest.is_dir():
+        return dest
+    # Path() drops a trailing separator, so the name as typed says whether a folder was meant.
+    if given.endswith(("/", os.sep)) or dest.suffix.lower() != ".zip":
+        if dest.exists():
+            raise DataDirError(
+                f"{given} is a file, not a folder; give a folder, or a new file name ending "
+                "in .zip."
+            )
+        raise DataDirError(
+            f"There is no folder {given}: create it first, or give a file name ending in .zip."
+        )
+    if not dest.parent.is_dir():
+        raise DataDirError(f"The folder {dest.parent} does not exist; create it first.")
+    return dest
 
 
 def _restore(args: argparse.Namespace, data_dir: Path) -> int:
