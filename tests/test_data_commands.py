@@ -483,3 +483,29 @@ def test_backup_to_a_folder_that_is_not_there_writes_nothing(capsys, tmp_path, o
     code, out, err = run(capsys, "--data-dir", one_ticket, "backup", str(named))
     assert (code, err) == (0, "") and f" to {named} (" in out
     assert zipfile.is_zipfile(named)
+
+
+def test_restore_from_something_that_is_not_a_backup_gets_one_line(capsys, tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    sheet = tmp_path / "sheet.zip"
+    sheet.write_text("title\nnot a zip\n", encoding="utf-8")
+    other = tmp_path / "photos.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("cat.jpg", b"meow")
+    choose = "choose a file made by 'tickettracker backup' or the Backups page."
+    cases = {
+        folder: (2, f"{folder} is a folder; give the backup's .zip file."),
+        tmp_path / "nope.zip": (2, f"There is no file {tmp_path / 'nope.zip'}."),
+        sheet: (1, f"{sheet} is not a zip file, so it is not a TicketTracker backup; {choose}"),
+        other: (
+            1,
+            f"{other} is a zip file but not a TicketTracker backup (it has no backup "
+            f"manifest); {choose}",
+        ),
+    }
+    target = tmp_path / "restored"
+    for path, (status, message) in cases.items():
+        code, out, err = run(capsys, "restore", str(path), "--data-dir", str(target))
+        assert (code, out, one_line(err)) == (status, "", f"tickettracker: {message}")
+        assert not target.exists()

@@ -263,16 +263,29 @@ def make_backup(
 
 def read_manifest(zip_path: Path) -> dict[str, Any]:
     """The manifest of a backup zip; BackupError when the file is not one of ours."""
+    choose = "choose a file made by 'tickettracker backup' or the Backups page."
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            manifest = json.loads(zf.read(MANIFEST))
+        zf = zipfile.ZipFile(zip_path)
     except FileNotFoundError:
         raise BackupError(f"There is no file {zip_path}.") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except zipfile.BadZipFile:
         raise BackupError(
-            f"{zip_path} is not a TicketTracker backup ({exc}); choose a file made by "
-            "'tickettracker backup' or the Backups page."
+            f"{zip_path} is not a zip file, so it is not a TicketTracker backup; {choose}"
         ) from None
+    except OSError as exc:
+        raise BackupError(f"Cannot read {zip_path}: {exc.strerror or exc}.") from None
+    with zf:
+        try:
+            manifest = json.loads(zf.read(MANIFEST))
+        except KeyError:
+            raise BackupError(
+                f"{zip_path} is a zip file but not a TicketTracker backup (it has no backup "
+                f"manifest); {choose}"
+            ) from None
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            raise BackupError(
+                f"{zip_path} is damaged: its backup manifest cannot be read. Try another backup."
+            ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{zip_path} is not a TicketTracker backup (no backup manifest).")
     if manifest.get("format_version", 0) > FORMAT_VERSION:

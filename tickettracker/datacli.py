@@ -210,7 +210,12 @@ def _restore(args: argparse.Namespace, data_dir: Path) -> int:
     from . import schema
     from .backup import restore_backup
 
-    result = restore_backup(Path(args.zip), data_dir)
+    source = Path(args.zip).expanduser()
+    if source.is_dir():
+        raise DataDirError(f"{args.zip} is a folder; give the backup's .zip file.")
+    if not source.is_file():
+        raise DataDirError(f"There is no file {args.zip}.")
+    result = restore_backup(source, data_dir)
     print(
         f"Restored {_count(result.tickets, 'ticket')} and "
         f"{_count(result.files, 'attached file')} into {data_dir}; the database passed its "
