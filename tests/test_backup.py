@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -268,3 +269,28 @@ def test_a_backup_is_only_written_into_a_folder_or_as_a_zip(rich_dir, tmp_path):
     with pytest.raises(backup.BackupError, match="There is no folder .*ending in .zip"):
         backup.make_backup(rich_dir, tmp_path / "usb")
     assert list(tmp_path.iterdir()) == [rich_dir]
+
+
+def test_a_restored_folder_is_private_whatever_the_umask(rich_dir, tmp_path):
+    """Folders 0700 and files 0600, as the data folder keeps them (datadir.ensure_data_dir)."""
+    (rich_dir / "notes" / "2026").mkdir(parents=True)  # a nested folder of some future feature
+    (rich_dir / "notes" / "2026" / "a.txt").write_text("private", encoding="utf-8")
+    info = backup.make_backup(rich_dir, tmp_path)
+    old = os.umask(0o022)  # the usual one: new folders 0755, new files 0644
+    try:
+        backup.restore_backup(info.path, tmp_path / "restored")
+    finally:
+        os.umask(old)
+    restored = tmp_path / "restored"
+    modes = {
+        p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777
+        for p in (restored, *restored.rglob("*"))
+    }
+    assert {"restored/uploads", "restored/backups", "restored/logs"} <= set(modes)
+    assert "restored/notes/2026/a.txt" in modes and len(modes) > 8
+    wrong = {
+        name: oct(mode)
+        for name, mode in modes.items()
+        if mode != (0o700 if (tmp_path / name).is_dir() else 0o600)
+    }
+    assert wrong == {}

@@ -385,6 +385,7 @@ def restore_backup(zip_path: Path, data_dir: Path) -> RestoreResult:
             if extra:
                 raise BackupError(f"{zip_path} holds files its manifest does not list: {extra[:3]}")
             for name, expected in files.items():
+                _private_folders(staging, PurePosixPath(name).parts[:-1])
                 _extract_checked(zf, name, expected, staging / name, zip_path)
         facts = _check_database(staging / db_name, zip_path)
         revision, tickets, hashes = facts
@@ -407,6 +408,15 @@ def restore_backup(zip_path: Path, data_dir: Path) -> RestoreResult:
     return RestoreResult(data_dir, tickets, uploads, revision, warnings)
 
 
+def _private_folders(top: Path, parts: tuple[str, ...]) -> None:
+    """Create the folders `parts` below `top`, each 0700 like the rest of the data folder
+    (mkdir's parents=True would give all but the last the umask's default, 0755 for most)."""
+    folder = top
+    for part in parts:
+        folder = folder / part
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def _extract_checked(
     zf: zipfile.ZipFile, name: str, expected: dict[str, Any], target: Path, zip_path: Path
 ) -> None:
@@ -414,7 +424,6 @@ def _extract_checked(
         info = zf.getinfo(name)
     except KeyError:
         raise BackupError(f"{zip_path} is incomplete: {name} is missing from it.") from None
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
