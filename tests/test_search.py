@@ -694,3 +694,105 @@ def test_ticket_counts_follow_every_write(session, config):
     # The default list's total, which reads the table, agrees with the list itself.
     page = search.list_tickets(session, search.TicketQuery(), config=config, now=NOW, tz=BERLIN)
     assert page.total == len(page.items) == 0
+
+
+def _due(r):
+    return r.due_at.replace(tzinfo=UTC) if r.due_at else None
+
+
+ACTIVE = set(search.ACTIVE_STATUSES)
+OWED = set(search.OWED_STATUSES)
+# Filters on the ticket's own columns: as indexes to drive the query (few matches), or as
+# tests made on each ticket while the sort's index drives it (many matches, DRIVE_LIMIT).
+COLUMN_FILTERS = {
+    "two statuses": ({"statuses": ["open", "on_hold"]}, lambda r: r.status in ("open", "on_hold")),
+    "default statuses": ({}, lambda r: r.status in ACTIVE),
+    "overdue": ({"due": "overdue"}, lambda r: r.status in OWED and _due(r) and _due(r) < NOW),
+    "no due date": ({"due": "none"}, lambda r: r.status in ACTIVE and r.due_at is None),
+    "priorities": (
+        {"priorities": ["high", "urgent"]},
+        lambda r: r.status in ACTIVE and r.priority in ("high", "urgent"),
+    ),
+}
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "due", "priority", "urgency"])
+@pytest.mark.parametrize("kind", list(COLUMN_FILTERS))
+@pytest.mark.parametrize(("q", "drive_limit"), WAYS)
+def test_column_filters_keep_each_sort_order(
+    session, config, backlog, sort, kind, q, drive_limit, monkeypatch
+):
+    if drive_limit is not None:
+        monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
+    query, keep = COLUMN_FILTERS[kind]
+    expected = [i for i in expected_order(backlog, sort, True, config) if keep(backlog[i - 1])]
+    assert [r.id for r in backlog] == list(range(1, len(backlog) + 1))
+    assert expected
+    got = all_pages(
+        session, config, len(expected), q=q, sort=sort, order="desc", per_page=2, **query
+    )
+    assert got == expected
+
+
+def _walk_plans(session, config, monkeypatch, drive_limit, **query) -> list[tuple[str, str]]:
+    """(statement, query plan) of what one list page runs to count and find its tickets."""
+    from sqlalchemy import event
+
+    monkeypatch.setattr(search, "DRIVE_LIMIT", drive_limit)
+    seen: list[tuple[str, object]] = []
+    engine = session.get_bind()
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(("SELECT", "WITH")) and " tickets" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        search.list_tickets(
+            session, search.TicketQuery(**query), config=config, now=NOW, tz=BERLIN, full=False
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    plans = []
+    for statement, parameters in seen:
+        if "ORDER BY" not in statement and "count(" not in statement:
+            continue  # loading the page's rows by id
+        rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        plans.append((statement, " | ".join(row[3] for row in rows)))
+    return plans
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ({"sort": "updated"}, "ix_tickets_updated"),
+        ({"sort": "created"}, "ix_tickets_created"),
+        ({"sort": "updated", "due": "overdue"}, "ix_tickets_updated"),
+        ({"sort": "updated", "due": "none"}, "ix_tickets_updated"),
+        ({"sort": "created", "tags": ["red"]}, "ix_tickets_created"),
+    ],
+)
+def test_many_matches_walk_the_sort_index_and_stop_after_a_page(
+    session, config, backlog, monkeypatch, query, index
+):
+    """The app never runs ANALYZE: without statistics SQLite would read every ticket of each
+    status and sort them all. With many matches the walk goes down the sort's index."""
+    tickets.change_ticket(session, 1, {"tags": ["red"]}, config=config, now=NOW)
+    plans = _walk_plans(session, config, monkeypatch, 0, **query)
+    walks = [plan for statement, plan in plans if "count(" not in statement]
+    assert walks, "no walk was run"
+    for plan in walks:
+        assert f"SCAN tickets USING INDEX {index}" in plan, plan
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+@pytest.mark.parametrize("query", [{"tags": ["red"]}, {"tags": ["red"], "sort": "created"}])
+def test_few_matches_are_read_through_the_tag_list_not_every_ticket(
+    session, config, backlog, monkeypatch, query
+):
+    tickets.change_ticket(session, 1, {"tags": ["red"]}, config=config, now=NOW)
+    plans = _walk_plans(session, config, monkeypatch, 2_000, **query)
+    assert len(plans) >= 2  # the count and the walk
+    for _, plan in plans:
+        assert "SEARCH tickets USING INTEGER PRIMARY KEY" in plan, plan
+        assert "ix_tickets_status" not in plan, plan

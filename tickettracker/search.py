@@ -529,27 +529,47 @@ class _Spec:
     fts_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
     tag_condition: ColumnElement[bool] | None = None  # also in `conditions`
     tag_probe: ColumnElement[bool] | None = None  # the same, for walking a sort's index
+    # Status, priority and due filters, each with the same test written as a probe.
+    column_probes: tuple[tuple[ColumnElement[bool], ColumnElement[bool]], ...] = ()
 
     @property
     def fts_only(self) -> bool:
         """The search (with its status filter) is the only condition."""
         return self.fts_condition is not None and len(self.conditions) == 1
 
-    def probing(self) -> _Spec:
+    def probing(self, columns: bool = False) -> _Spec:
         """This spec with the match lists (search, tags) probed while a sort index drives
-        the query."""
-        probes = {
-            id(driving): probe
-            for driving, probe in (
-                (self.fts_condition, self.fts_probe),
-                (self.tag_condition, self.tag_probe),
-            )
-            if driving is not None
-        }
+        the query; with `columns`, the status, priority and due filters too.
+
+        Probing the columns suits the sorts by a time alone (updated, created): their walk
+        down (time, id) then stops after a page. Left as they are, SQLite reads every ticket
+        of each status from a status index and sorts them all, looking each up in the
+        table when the index lacks the sort's time or the filter's due date."""
+        pairs = [(self.fts_condition, self.fts_probe), (self.tag_condition, self.tag_probe)]
+        if columns:
+            pairs += self.column_probes
+        return self._swap(pairs, fts_condition=None, tag_condition=None)
+
+    def driven_by_matches(self) -> _Spec:
+        """This spec with the status, priority and due filters probed, so that the match
+        list (search, tags) drives the query and only matching tickets are read. Without
+        table statistics SQLite would rather read every ticket of each status."""
+        if self.fts_condition is None and self.tag_condition is None:
+            return self
+        return self._swap(list(self.column_probes))
+
+    def _swap(self, pairs, **changes) -> _Spec:
+        probes = {id(driving): probe for driving, probe in pairs if driving is not None}
         if not probes:
             return self
-        swapped = [probes.get(id(c), c) for c in self.conditions]
-        return dataclasses.replace(self, conditions=swapped, fts_condition=None, tag_condition=None)
+        status = self.status_condition
+        return dataclasses.replace(
+            self,
+            conditions=[probes.get(id(c), c) for c in self.conditions],
+            status_condition=probes.get(id(status), status) if status is not None else None,
+            column_probes=tuple(pair for pair in self.column_probes if id(pair[0]) not in probes),
+            **changes,
+        )
 
 
 def _julian(moment: dt.datetime) -> float:
@@ -561,13 +581,25 @@ def _local_midnight(now: dt.datetime, tz: dt.tzinfo, days: int = 0) -> dt.dateti
     return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.timezone.utc)
 
 
-def due_condition(due: str, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bool]:
-    """The SQL condition for a due filter (see DUE_FILTERS; digits mean within N days)."""
+def _probed(column):
+    """`column` written so that SQLite tests it on each row but drives no index with it
+    (a unary + in front of the column)."""
+    return literal_column(f"+tickets.{column.key}", type_=column.type)
+
+
+def due_condition(
+    due: str, now: dt.datetime, tz: dt.tzinfo, *, probe: bool = False
+) -> ColumnElement[bool]:
+    """The SQL condition for a due filter (see DUE_FILTERS; digits mean within N days).
+
+    `probe`: the same test, tested on each row of a walk down the sort's index."""
+    due_at = _probed(Ticket.due_at) if probe else Ticket.due_at
+    status = _probed(Ticket.status) if probe else Ticket.status
     if due == "none":
-        return Ticket.due_at.is_(None)
-    owed = Ticket.status.in_(OWED_STATUSES)
+        return due_at.is_(None)
+    owed = status.in_(OWED_STATUSES)
     if due == "overdue":
-        return and_(owed, Ticket.due_at < now)
+        return and_(owed, due_at < now)
     if due == "today":
         end = _local_midnight(now, tz, 1)
     elif due == "week":
@@ -576,7 +608,7 @@ def due_condition(due: str, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bo
         end = _local_midnight(now, tz, (_days(due) or 0) + 1)
     # A day's due date runs out at the next midnight (sla.end_of_day): that instant still
     # belongs to the day, hence <=.
-    return and_(owed, Ticket.due_at >= now, Ticket.due_at <= end)
+    return and_(owed, due_at >= now, due_at <= end)
 
 
 def _tags_condition(groups: Sequence[Sequence[str]], *, probe: bool = False) -> ColumnElement[bool]:
@@ -632,9 +664,13 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
     conditions: list[ColumnElement[bool]] = []
     status_filter = statuses != set(STATUS_KEYS)
     status_condition = None
+    # Filters on the ticket's own columns, each with its probe form (see _Spec.probing).
+    column_probes: list[tuple[ColumnElement[bool], ColumnElement[bool]]] = []
     if status_filter:
-        status_condition = Ticket.status.in_(sorted(statuses, key=STATUS_KEYS.index))
+        shown = sorted(statuses, key=STATUS_KEYS.index)
+        status_condition = Ticket.status.in_(shown)
         conditions.append(status_condition)
+        column_probes.append((status_condition, _probed(Ticket.status).in_(shown)))
 
     for prio in parsed.priorities:
         if prio not in keys:
@@ -648,6 +684,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
     for group in (query.priorities, list(parsed.priorities)):
         if group:
             conditions.append(Ticket.priority.in_(group))
+            column_probes.append((conditions[-1], _probed(Ticket.priority).in_(group)))
             priorities = frozenset(group) if priorities is None else priorities & set(group)
     simple_count = len(conditions)
 
@@ -662,6 +699,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
 
     for due in filter(None, [query.due, parsed.due]):
         conditions.append(due_condition(due, now, tz))
+        column_probes.append((conditions[-1], due_condition(due, now, tz, probe=True)))
 
     matches = [column_filter(TEXT_COLUMNS, parsed.match)] if parsed.match else []
     for fts_column, label, values in (
@@ -680,6 +718,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         states = " OR ".join(f'"{_state_token(s)}"' for s in sorted(statuses))
         matches.append(column_filter("state", states))
         conditions.remove(status_condition)
+        column_probes = [pair for pair in column_probes if pair[0] is not status_condition]
         status_condition = None
     match = and_all(matches)
     if match:
@@ -724,6 +763,7 @@ def _resolve(query: TicketQuery, config: dict, now: dt.datetime, tz: dt.tzinfo) 
         fts_probe=fts_probe,
         tag_condition=tag_condition,
         tag_probe=tag_probe,
+        column_probes=tuple(column_probes),
     )
 
 
@@ -987,7 +1027,8 @@ def list_tickets(
     query.check()
     spec = _resolve(query, config, now, tz)
     offset, limit = (query.page - 1) * query.per_page, query.per_page
-    total = _count(session, spec)
+    counting = spec.driven_by_matches()
+    total = _count(session, counting)
     notice = ""
     if spec.sort == "relevance" and total > RANK_LIMIT:
         notice = (
@@ -997,13 +1038,16 @@ def list_tickets(
         spec = dataclasses.replace(spec, sort="updated", descending=True)
     # Many matches: walk the sort's index and look each id up in the matches, rather than
     # read every matching ticket and sort them.
-    walking = spec.probing() if total > DRIVE_LIMIT else spec
+    if total > DRIVE_LIMIT:
+        walking = spec.probing(columns=spec.sort in ("updated", "created"))
+    else:  # few matches: read them all (by the match list, if any) and sort them
+        walking = spec if spec.sort == "urgency" else counting
     if spec.sort == "relevance":
         ids = _relevance_page(session, spec, offset, limit)
     elif spec.sort == "urgency":
-        ids = _urgency_page(session, walking, spec, config, now, offset, limit)
+        ids = _urgency_page(session, walking, counting, config, now, offset, limit)
     else:
-        ids = _walk_groups(session, walking, spec, _groups(spec, config), offset, limit)
+        ids = _walk_groups(session, walking, counting, _groups(spec, config), offset, limit)
     return TicketPage(
         items=load_tickets(session, ids, full=full),
         total=total,
