@@ -310,3 +310,15 @@ def test_punctuation_alone_says_no_text_filter_is_applied(q):
     parsed = parse_query(q)
     assert parsed.match is None
     assert any("no text filter is applied" in p for p in parsed.problems)
+
+
+@pytest.mark.parametrize(
+    ("q", "said"),
+    [
+        ('"', "The search has no letters, digits or emoji to search for"),
+        ('""', "The search has no letters, digits or emoji to search for"),
+        ("-- ** ::", "“-- ** ::” has no letters, digits or emoji to search for"),
+    ],
+)
+def test_a_search_with_nothing_to_look_for_says_so(q, said):
+    assert list(parse_query(q).problems) == [said + ", so no text filter is applied: add a word."]

@@ -283,10 +283,10 @@ def parse_query(q: str) -> ParsedQuery:
         terms.append(TextTerm(m.group(), prefix=prefix))
     searchable = [t for t in terms if t.expression() is not None]
     if terms and not searchable:
-        shown = " ".join(t.text for t in terms)[:40]
+        shown = " ".join(t.text for t in terms).strip()[:40]
         problems.append(
-            f"“{shown}” has no letters, digits or emoji to search for, so no text filter is "
-            "applied: add a word."
+            f"{f'“{shown}”' if shown else 'The search'} has no letters, digits or emoji to "
+            "search for, so no text filter is applied: add a word."
         )
     if len(searchable) > MAX_TEXT_TERMS:
         problems.append(
