@@ -1157,6 +1157,11 @@ class DashboardCache:
     def wrote(self) -> None:
         self._writes += 1
 
+    def clear(self) -> None:
+        """Forget the counts: the whole database was replaced (a restore)."""
+        self._writes += 1
+        self._entry = None
+
     def counts(
         self, session: Session, *, now: dt.datetime | None = None, tz: dt.tzinfo | None = None
     ) -> list[DashboardCount]:

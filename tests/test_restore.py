@@ -1,0 +1,282 @@
+"""Restoring a backup over the running app's data (Your data page, API): the tickets, history
+and files are the backup's afterwards, what was there is saved first and comes back exactly,
+and a backup that does not check out changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tickettracker import backup, restore, schema
+from tickettracker.datadir import DB_NAME
+
+from . import richdata
+from .conftest import REPO_ROOT
+from .test_backup import _rewrite
+
+CORE_DB = REPO_ROOT / "tests" / "fixtures" / "core-schema.db"
+CORE_JSON = REPO_ROOT / "tests" / "fixtures" / "core-schema.json"
+
+
+def dump(data_dir: Path) -> list[str]:
+    """Every row of every table, as SQL: equal dumps are equal databases."""
+    con = sqlite3.connect(data_dir / DB_NAME)
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def exported(client) -> list[dict]:
+    with client.get("/data/export.json") as resp:
+        return json.loads(resp.data)["tickets"]
+
+
+def uploads(data_dir: Path) -> dict[str, bytes]:
+    root = data_dir / "uploads"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def st(app):
+    return app.extensions["tickettracker"]
+
+
+@pytest.fixture
+def rich_zip(tmp_path) -> Path:
+    """A backup of another data folder with everything a ticket can hold (two files too)."""
+    from tickettracker.web import create_app
+
+    other = create_app(tmp_path / "other")
+    ost = other.extensions["tickettracker"]
+    try:
+        with ost.write_sessions() as session:
+            richdata.build(session, ost.config, ost.data_dir)
+            session.commit()
+    finally:
+        ost.engine.dispose()
+    return backup.make_backup(ost.data_dir, tmp_path / "rich.zip").path
+
+
+def put_in_backups(st, zip_path: Path, name: str = "tickettracker-backup-x.zip") -> str:
+    shutil.copyfile(zip_path, st.data_dir / "backups" / name)
+    return name
+
+
+def test_restore_replaces_tickets_history_and_files(client, st, rich_zip, tmp_path):
+    client.post("/api/v1/tickets", json={"title": "Here before the restore"})
+    name = put_in_backups(st, rich_zip)
+    client.get("/")  # the dashboard counts are cached now
+
+    done = restore.restore_in_place(st.data_dir, name, engine=st.engine)
+    assert (done.name, done.tickets, done.files, done.copied) == (name, 5, 2, 2)
+    assert done.safety_backup.path.name.endswith("-before-restore.zip")
+
+    # The same tickets, history and attachment details as the folder the backup was made of.
+    from tickettracker.web import create_app
+
+    original = create_app(tmp_path / "other")
+    try:
+        token = original.extensions["tickettracker"].token
+        other = original.test_client()
+        other.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        assert exported(client) == exported(other)
+        assert (
+            client.get("/api/v1/dashboard").get_json() == other.get("/api/v1/dashboard").get_json()
+        )
+    finally:
+        original.extensions["tickettracker"].engine.dispose()
+    titles = [t["title"] for t in exported(client)]
+    assert "Here before the restore" not in titles and len(titles) == 5
+
+    # Every attached file downloads byte for byte as it was stored.
+    stored = uploads(tmp_path / "other")
+    downloads = 0
+    for ticket in exported(client):
+        for att in ticket["attachments"]:
+            with client.get(f"/api/v1/attachments/{att['id']}") as resp:
+                if resp.status_code == 404:  # a removed attachment keeps its row only
+                    continue
+                data = resp.data
+            sha = hashlib.sha256(data).hexdigest()
+            assert stored[f"{sha[:2]}/{sha}"] == data
+            downloads += 1
+    assert downloads >= 2
+    assert not (st.data_dir / restore.WORK_DIR).exists()
+    assert json.loads((st.data_dir / "config.json").read_text()) is not None  # kept
+
+
+def test_the_safety_backup_brings_back_what_was_there(client, st, rich_zip):
+    client.post("/api/v1/tickets", json={"title": "Mine", "tags": ["keep"]})
+    ticket = client.post("/api/v1/tickets", json={"title": "With a note"}).get_json()
+    client.post(
+        f"/api/v1/tickets/{ticket['id']}/attachments",
+        data={"file": (io.BytesIO(b"my own bytes"), "mine.txt")},
+        content_type="multipart/form-data",
+    )
+    before, before_export, before_files = dump(st.data_dir), exported(client), uploads(st.data_dir)
+    name = put_in_backups(st, rich_zip)
+
+    done = restore.restore_in_place(st.data_dir, name, engine=st.engine)
+    assert exported(client) != before_export
+    safety = done.safety_backup
+    assert safety.path.parent == st.data_dir / "backups" and safety.tickets == 2
+    assert [b.path for b in backup.list_backups(st.data_dir) if b.path == safety.path]
+
+    again = restore.restore_in_place(st.data_dir, safety.path.name, engine=st.engine)
+    assert again.tickets == 2 and again.copied == 0  # its file never left uploads/
+    assert dump(st.data_dir) == before
+    assert exported(client) == before_export
+    after_files = uploads(st.data_dir)
+    assert {k: after_files[k] for k in before_files} == before_files
+    with client.get(f"/api/v1/attachments/{before_export[1]['attachments'][0]['id']}") as resp:
+        assert resp.data == b"my own bytes"
+
+
+def _schema_from_the_future(zip_path: Path, dest: Path, tmp_path: Path) -> Path:
+    def change(name, data, manifest):
+        if name != DB_NAME:
+            return data
+        db = tmp_path / "future.db"
+        db.write_bytes(data)
+        con = sqlite3.connect(db)
+        con.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+        con.commit()
+        con.close()
+        data = db.read_bytes()
+        manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        manifest["schema"] = "9999_from_the_future"
+        return data
+
+    return _rewrite(zip_path, dest, change)
+
+
+def test_a_backup_that_does_not_check_out_changes_nothing(client, st, rich_zip, tmp_path):
+    client.post("/api/v1/tickets", json={"title": "Stays"})
+    before, before_files = dump(st.data_dir), uploads(st.data_dir)
+    folder = st.data_dir / "backups"
+
+    def flip(name, data, manifest):
+        return data[:-1] + bytes([data[-1] ^ 1]) if name.startswith("uploads/") else data
+
+    def bad_db(name, data, manifest):
+        if name == DB_NAME:
+            data = data[:4096] + b"\x00" * (len(data) - 4096)
+            manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        return data
+
+    cases = {
+        "damaged.zip": (
+            _rewrite(rich_zip, folder / "damaged.zip", flip),
+            "does not match the checksum",
+        ),
+        "broken.zip": (_rewrite(rich_zip, folder / "broken.zip", bad_db), "integrity check"),
+        "future.zip": (
+            _schema_from_the_future(rich_zip, folder / "future.zip", tmp_path),
+            "made by a newer TicketTracker",
+        ),
+    }
+    for name, (_path, message) in cases.items():
+        with pytest.raises(restore.RestoreRefused, match=message) as caught:
+            restore.restore_in_place(st.data_dir, name, engine=st.engine)
+        assert "Nothing here was changed." in caught.value.message
+        assert str(st.data_dir) not in caught.value.message  # the name, not the whole path
+        assert dump(st.data_dir) == before and uploads(st.data_dir) == before_files
+        assert not (st.data_dir / restore.WORK_DIR).exists()
+    # A check that fails leaves no backup behind either: the safety backup comes after it.
+    assert sorted(p.name for p in folder.iterdir()) == sorted(cases)
+    assert [t["title"] for t in client.get("/api/v1/tickets").get_json()["items"]] == ["Stays"]
+
+    # A backup in a newer format is not listed, so it cannot be named; nor can anything else.
+    def newer_format(name, data, manifest):
+        manifest["format_version"] = backup.FORMAT_VERSION + 1
+        return data
+
+    _rewrite(rich_zip, folder / "newer.zip", newer_format)
+    for bad in ("newer.zip", "../config.json", "nothing.zip", "token", "..", "x/../damaged.zip"):
+        with pytest.raises(restore.NotFound):
+            restore.restore_in_place(st.data_dir, bad, engine=st.engine)
+
+
+def test_nothing_is_restored_when_what_is_here_cannot_be_saved_first(client, st, rich_zip):
+    client.post("/api/v1/tickets", json={"title": "Stays"})
+    before = dump(st.data_dir)
+    name = put_in_backups(st, rich_zip)
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    # Something in the way of the safety backup's database copy (a folder where its temp
+    # file goes): the copy fails for real.
+    blocker = f".tickettracker-backup-{backup.timestamp(now)}-before-restore.zip.db.partial.partial"
+    (st.data_dir / "backups" / blocker).mkdir()
+    with pytest.raises(restore.StorageFailed, match="Nothing was restored"):
+        restore.restore_in_place(st.data_dir, name, engine=st.engine, now=now)
+    assert dump(st.data_dir) == before
+    assert not (st.data_dir / restore.WORK_DIR).exists()
+
+
+def test_a_write_between_the_safety_backup_and_the_copy_stops_the_restore(
+    client, st, rich_zip, monkeypatch
+):
+    """A ticket saved after the safety backup was taken would be in neither: refused."""
+    name = put_in_backups(st, rich_zip)
+    take_safety_backup = restore._safety_backup
+
+    def and_then_someone_saves(*args, **kwargs):
+        info = take_safety_backup(*args, **kwargs)
+        client.post("/api/v1/tickets", json={"title": "Saved meanwhile"})
+        return info
+
+    monkeypatch.setattr(restore, "_safety_backup", and_then_someone_saves)
+    with pytest.raises(restore.RestoreBusy, match="Try again"):
+        restore.restore_in_place(st.data_dir, name, engine=st.engine)
+    titles = [t["title"] for t in client.get("/api/v1/tickets").get_json()["items"]]
+    assert titles == ["Saved meanwhile"]
+
+
+def test_an_older_schema_is_upgraded_as_opening_the_app_does(client, st, tmp_path):
+    old = tmp_path / "old"
+    (old / "uploads").mkdir(parents=True)
+    shutil.copyfile(CORE_DB, old / DB_NAME)
+    made = backup.make_backup(old, st.data_dir / "backups")
+    assert made.schema == schema.BASELINE_REVISION
+
+    done = restore.restore_in_place(st.data_dir, made.path.name, engine=st.engine)
+    expected = json.loads(CORE_JSON.read_text(encoding="utf-8"))["tickets"]
+    assert done.tickets == len(expected)
+    con = sqlite3.connect(st.data_dir / DB_NAME)
+    try:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (schema.head_revision(),)
+        ]
+    finally:
+        con.close()
+    assert [t["title"] for t in exported(client)] == [t["title"] for t in expected]
+    assert client.get("/api/v1/tickets?q=duplex").get_json()["total"] >= 1  # search index too
+
+
+def test_a_backup_with_another_page_size(client, st, rich_zip, tmp_path):
+    """SQLite copies into a WAL database only at its own page size: the copy is rewritten."""
+
+    def bigger_pages(name, data, manifest):
+        if name != DB_NAME:
+            return data
+        db = tmp_path / "pages.db"
+        db.write_bytes(data)
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("PRAGMA page_size=16384")
+        con.execute("VACUUM")
+        con.close()
+        data = db.read_bytes()
+        manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        return data
+
+    name = "tickettracker-backup-pages.zip"
+    _rewrite(rich_zip, st.data_dir / "backups" / name, bigger_pages)
+    assert restore.restore_in_place(st.data_dir, name, engine=st.engine).tickets == 5
+    assert len(exported(client)) == 5
