@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -18,7 +19,7 @@ from tickettracker import backup, restore, schema
 from tickettracker.datadir import DB_NAME
 
 from . import richdata
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, LiveServer, artifact
 from .test_backup import _rewrite
 
 CORE_DB = REPO_ROOT / "tests" / "fixtures" / "core-schema.db"
@@ -280,3 +281,141 @@ def test_a_backup_with_another_page_size(client, st, rich_zip, tmp_path):
     _rewrite(rich_zip, st.data_dir / "backups" / name, bigger_pages)
     assert restore.restore_in_place(st.data_dir, name, engine=st.engine).tickets == 5
     assert len(exported(client)) == 5
+
+
+# --- the page and the API --------------------------------------------------------------------
+
+
+def cookie_client(app):
+    """A browser-like client: let in by the token link, so changes need the CSRF token."""
+    client = app.test_client()
+    token = app.extensions["tickettracker"].token
+    client.get(f"/?token={token}")
+    return client
+
+
+def test_the_page_flow(app, st, rich_zip):
+    browser = cookie_client(app)
+    api = app.test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {st.token}"
+    api.post("/api/v1/tickets", json={"title": "Here now"})
+    name = put_in_backups(st, rich_zip)
+
+    data_page = browser.get("/data").get_data(as_text=True)
+    link = f'href="/data/backups/{name}/restore"'
+    assert link in data_page
+    # The new way comes first; the terminal way into a new folder stays, below it.
+    assert data_page.index("Restore…") < data_page.index("tickettracker restore BACKUP.zip")
+
+    page = browser.get(f"/data/backups/{name}/restore").get_data(as_text=True)
+    text = re.sub(r"<[^>]+>", "", re.sub(r"\s+", " ", page))
+    assert "Everything in this TicketTracker (all tickets, their history and their attached" in text
+    assert "is replaced by the backup of" in text and "5 tickets and 2 files" in text
+    assert "There is 1 ticket here now." in text
+    assert "first saved as a new backup" in text and "undo this by restoring that one" in text
+    assert "Your settings (config.json) are kept as they are" in text
+    assert 'href="/data#backups">Cancel</a>' in page
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+
+    # Without the CSRF token (a form from another program on this machine): refused.
+    refused = browser.post(f"/data/backups/{name}/restore")
+    assert refused.status_code == 403
+    assert api.get("/api/v1/tickets").get_json()["total"] == 1
+
+    resp = browser.post(f"/data/backups/{name}/restore", data={"csrf_token": token})
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert location.startswith("/data?") and location.endswith("#backups")
+    done = browser.get(location).get_data(as_text=True)
+    safety = [
+        b.path.name for b in backup.list_backups(st.data_dir) if "before-restore" in b.path.name
+    ]
+    assert len(safety) == 1
+    message = re.sub(
+        r"\s+", " ", re.search(r'<p class="done" role="status">(.*?)</p>', done, re.S).group(1)
+    )
+    assert f"Restored <strong>{name}</strong>: 5 tickets." in message
+    assert f"What was here before is saved as <strong>{safety[0]}</strong>" in message
+    assert "Backup taken before a restore" in done
+    assert len(exported(api)) == 5
+
+    # A damaged backup: the data page says why, and nothing changed.
+    (st.data_dir / "backups" / "plain.zip").write_bytes(b"PK not a zip")
+    assert browser.get("/data/backups/plain.zip/restore").status_code == 404  # not listed
+    for bad in ("..%2Fconfig.json", "nothing.zip", "token"):
+        assert browser.get(f"/data/backups/{bad}/restore").status_code == 404
+        assert (
+            browser.post(f"/data/backups/{bad}/restore", data={"csrf_token": token}).status_code
+            == 404
+        )
+
+
+def test_a_failed_restore_is_explained_on_the_data_page(app, st, rich_zip, tmp_path):
+    browser = cookie_client(app)
+    token = re.search(
+        r'name="csrf_token" value="([0-9a-f]+)"', browser.get("/data").get_data(as_text=True)
+    ).group(1)
+    future = _schema_from_the_future(
+        rich_zip, st.data_dir / "backups" / "tickettracker-backup-future.zip", tmp_path
+    )
+    resp = browser.post(f"/data/backups/{future.name}/restore", data={"csrf_token": token})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'class="form-error" role="alert"' in page
+    assert f"{future.name} was made by a newer TicketTracker" in page
+    assert "Nothing here was changed." in page
+
+
+def test_the_api(client, st, rich_zip, tmp_path):
+    client.post("/api/v1/tickets", json={"title": "Here now"})
+    name = put_in_backups(st, rich_zip)
+    resp = client.post(f"/api/v1/backups/{name}/restore")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert (body["restored"], body["tickets"], body["files"]) == (name, 5, 2)
+    assert body["safety_backup"].endswith("-before-restore.zip")
+    listed = [b["name"] for b in client.get("/api/v1/backups").get_json()["items"]]
+    assert body["safety_backup"] in listed
+
+    undo = client.post(f"/api/v1/backups/{body['safety_backup']}/restore").get_json()
+    assert undo["tickets"] == 1
+    assert [t["title"] for t in client.get("/api/v1/tickets").get_json()["items"]] == ["Here now"]
+
+    missing = client.post("/api/v1/backups/nothing.zip/restore")
+    assert missing.status_code == 404 and "nothing.zip" in missing.get_json()["error"]
+    future = _schema_from_the_future(rich_zip, st.data_dir / "backups" / "future.zip", tmp_path)
+    refused = client.post(f"/api/v1/backups/{future.name}/restore")
+    assert refused.status_code == 422
+    assert "newer TicketTracker" in refused.get_json()["error"]
+
+
+# --- in the browser ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_restore_in_the_browser(page, tmp_path):
+    """On a server of its own: the shared live server's tickets stay as other tests expect."""
+    server = LiveServer(tmp_path / "data")
+    try:
+        server.api("POST", "/api/v1/tickets", {"title": "In the backup"})
+        status, made = server.api("POST", "/api/v1/backups")
+        assert status == 201
+        server.api("POST", "/api/v1/tickets", {"title": "Made after the backup"})
+
+        page.goto(server.login_url)
+        page.goto(server.base_url + "/data")
+        page.get_by_role("link", name="Restore…").click()
+        page.get_by_role("heading", name=re.compile(r"^Restore the backup of")).wait_for()
+        page.screenshot(path=str(artifact("restore-confirm.png")), full_page=True)
+        page.get_by_role("button", name="Restore", exact=True).click()
+        status_line = page.get_by_role("status").filter(has_text="Restored")
+        status_line.wait_for()
+        assert made["name"] in status_line.inner_text()
+        assert "1 ticket." in status_line.inner_text()
+        page.screenshot(path=str(artifact("restore-done.png")))  # what the user sees
+
+        page.goto(server.base_url + "/")
+        page.get_by_role("link", name="In the backup").wait_for()
+        assert page.get_by_role("link", name="Made after the backup").count() == 0
+    finally:
+        server.stop()

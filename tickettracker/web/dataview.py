@@ -1,5 +1,5 @@
-"""Your data (issue 8): backups (list, back up now, download, how to restore), export and
-import, as a page (/data, linked from the settings) and as API calls."""
+"""Your data (issue 8): backups (list, back up now, download, restore), export and import,
+as a page (/data, linked from the settings) and as API calls."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import datetime as dt
 import io
 import tempfile
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
-from .. import backup, export, importing, schema
-from ..errors import DomainError, ValidationError
+from .. import backup, export, importing, restore, schema
+from ..errors import DomainError, NotFound, ValidationError
 from . import get_session, state
 
 bp = Blueprint("data", __name__)
@@ -46,6 +46,9 @@ def data_page():
         backups_dir=st.data_dir / "backups",
         data_dir=st.data_dir,
         made=request.args.get("made"),
+        restored=request.args.get("restored"),
+        restored_tickets=request.args.get("tickets", type=int),
+        safety=request.args.get("safety"),
         imported=request.args.get("imported", type=int),
         notes=request.args.getlist("note"),
         problems=None,
@@ -68,6 +71,56 @@ def download_backup(name: str):
         if item.path.name == name:  # only files the list shows: no path from the URL is used
             return send_file(item.path, as_attachment=True, download_name=name)
     abort(404)
+
+
+@bp.get("/data/backups/<name>/restore")
+def confirm_restore(name: str):
+    st = state()
+    return render_template(
+        "restore.html",
+        backup=restore.find_backup(st.data_dir, name),
+        tickets_now=restore.count_tickets(get_session()),
+        backups_dir=st.data_dir / "backups",
+    )
+
+
+@bp.post("/data/backups/<name>/restore")
+def restore_backup(name: str):
+    try:
+        done = _restore(name)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return _page_error(exc.message, status=exc.status)
+    return redirect(
+        url_for(
+            "data.data_page",
+            restored=done.name,
+            tickets=done.tickets,
+            safety=done.safety_backup.path.name,
+            note=_few(done.warnings),
+            _anchor="backups",
+        ),
+        code=303,
+    )
+
+
+def _few(warnings: list[str], limit: int = 10) -> list[str]:
+    """At most `limit` warnings for the address of the page that shows them."""
+    if len(warnings) <= limit:
+        return warnings
+    return [*warnings[:limit], f"... and {len(warnings) - limit} more."]
+
+
+def _restore(name: str) -> restore.RestoreDone:
+    """Restore the backup `name`, then drop what the app keeps in memory about the data."""
+    st = state()
+    session = g.pop("db", None)  # none of this request's may hold the database meanwhile
+    if session is not None:
+        session.close()
+    done = restore.restore_in_place(st.data_dir, name, engine=st.engine)
+    st.dashboard.clear()
+    return done
 
 
 @bp.get("/data/export.<fmt>")
@@ -149,7 +202,7 @@ def import_file():
     )
 
 
-def _page_error(message: str, problems=None):
+def _page_error(message: str, problems=None, status: int = 422):
     get_session().rollback()
     st = state()
     return render_template(
@@ -159,11 +212,14 @@ def _page_error(message: str, problems=None):
         backups_dir=st.data_dir / "backups",
         data_dir=st.data_dir,
         made=None,
+        restored=None,
+        restored_tickets=None,
+        safety=None,
         imported=None,
         notes=[],
         problems=problems,
         error=message,
-    ), 422
+    ), status
 
 
 # --- the same over the API ------------------------------------------------------------------
@@ -195,6 +251,18 @@ def api_back_up_now():
     except backup.BackupError as exc:
         raise BackupFailed(str(exc)) from None
     return _backup_json(info), 201
+
+
+@bp.post("/api/v1/backups/<name>/restore")
+def api_restore(name: str):
+    done = _restore(name)
+    return {
+        "restored": done.name,
+        "tickets": done.tickets,
+        "files": done.files,
+        "safety_backup": done.safety_backup.path.name,
+        "warnings": done.warnings,
+    }
 
 
 @bp.get("/api/v1/export")
