@@ -22,15 +22,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(HERE.parent))  # the checkout, for tests.chromium
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 # (title, requester, priority, due in hours or None, tags, status, hold reason)
 TICKETS = [
@@ -95,7 +88,7 @@ def main() -> None:
                 change = {"status": status, **({"hold_reason": reason} if reason else {})}
                 api("PATCH", f"/api/v1/tickets/{ticket['id']}", change)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1040}, color_scheme="dark")
             page.goto(url)
             page.goto(base + "/?status=open,in_progress,on_hold,resolved,cancelled&sort=urgency")

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from .chromium import CHROMIUM, CHROMIUM_ARGS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("TICKETTRACKER_TEST_CHROMIUM", "/usr/bin/chromium")
 URL_LINE = re.compile(r"TicketTracker is running at (http://127\.0\.0\.1:(\d+))/\?token=(\S+)")
 
 
@@ -161,15 +162,7 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
+        "args": CHROMIUM_ARGS,
     }
 
 
