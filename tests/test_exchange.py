@@ -407,3 +407,15 @@ def test_a_broken_character_in_a_json_file_is_reported_not_a_crash(app, rich, tm
     assert "ticket 2 (id 2): title: contains a broken character" in out.stderr
     assert "ticket 3 (id 3): updates: contains a broken character" in out.stderr
     assert out.stderr.splitlines()[-1] == "tickettracker: 2 problems found; nothing was imported."
+
+
+def test_a_csv_row_with_several_problems_reports_each(other):
+    st = state(other)
+    rows = f"title,due,tags\nTwo wrongs,2026-13-01,{'t' * 101}\n"
+    with st.write_sessions() as session:
+        with pytest.raises(importing.ImportRefused) as info:
+            importing.import_csv(session, io.StringIO(rows), config=st.config, now=NOW)
+        session.rollback()
+    problems = [(p.where, p.field) for p in info.value.report.problems]
+    assert problems == [("line 2", "tags"), ("line 2", "due")]
+    assert count(other) == 0

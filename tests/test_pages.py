@@ -177,3 +177,34 @@ def test_a_hold_reason_taken_out_of_the_config_still_shows_on_its_tickets(data_d
         assert client.get("/api/v1/tickets/1").get_json()["hold_reason"] == "Waiting on parts"
     finally:
         app.extensions["tickettracker"].engine.dispose()
+
+
+def test_a_form_with_several_problems_says_them_all_at_once(client):
+    resp = client.post(
+        "/tickets/new",
+        data={
+            "title": "Keep me",
+            "description": "d" * 100_001,
+            "tags": "t" * 101,
+            "due_day": "2026-02-30",
+        },
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "(2 more problems, marked below)" in html
+    for field in ("description", "tags", "due"):
+        assert f'id="{field}-error"' in html, field
+    assert "there is no day 30 in February 2026" in html
+    assert 'value="Keep me"' in html
+
+
+def test_the_api_lists_every_problem_and_names_the_first(client):
+    resp = client.post("/api/v1/tickets", json={"title": "", "tags": ["x" * 101], "due": "soon"})
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert body["field"] == "title"
+    assert [e["field"] for e in body["errors"]] == ["title", "tags", "due"]
+    assert body["errors"][0]["error"] == body["error"]
+    # A single problem keeps the short form.
+    single = client.post("/api/v1/tickets", json={"title": ""}).get_json()
+    assert set(single) == {"error", "field"}

@@ -10,6 +10,16 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        # Further problems found in the same form or request, so all are said at once.
+        self.more: list[DomainError] = []
+
+    @property
+    def problems(self) -> list[DomainError]:
+        return [self, *self.more]
+
+    def message_for(self, field: str) -> str | None:
+        """What is wrong with `field`, if anything."""
+        return next((p.message for p in self.problems if p.field == field), None)
 
 
 class ValidationError(DomainError):

@@ -296,7 +296,7 @@ def _import_csv(
                 if check and _already_here(session, ticket, before):
                     raise _Duplicate
         except DomainError as exc:
-            report.problems.append(Problem(where, exc.field, exc.message))
+            report.problems.extend(Problem(where, p.field, p.message) for p in exc.problems)
             continue
         except _Duplicate:
             report.skipped += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,26 +154,35 @@ def _clean_priority(value: Any, config: dict, current: str | None = None) -> str
 def _clean_fields(
     data: dict[str, Any], config: dict, tz: dt.tzinfo | None, ticket: Ticket | None = None
 ) -> dict[str, Any]:
-    """Validate the editable fields present in `data`; returns their clean values."""
+    """Validate the editable fields present in `data`; returns their clean values.
+
+    Every field is checked, and the first problem raised carries the others (`more`), so a
+    form can say everything that is wrong at once."""
+    cleaners: dict[str, Callable[[Any], Any]] = {
+        "title": clean_title,
+        "description": lambda v: clean_text(v, "description", NOTE_MAX),
+        "notes": lambda v: clean_text(v, "notes", NOTE_MAX),
+        "requester": lambda v: clean_line(v, "requester", REQUESTER_MAX),
+        "watchers": lambda v: clean_names(v, "watchers"),
+        "tags": lambda v: clean_names(v, "tags", TAG_MAX),
+        "priority": lambda v: _clean_priority(
+            v, config, ticket.priority if ticket is not None else None
+        ),
+        "due": lambda v: parse_due(v, tz),
+        "links": clean_links,
+    }
     out: dict[str, Any] = {}
-    if "title" in data:
-        out["title"] = clean_title(data["title"])
-    for name in ("description", "notes"):
+    problems: list[ValidationError] = []
+    for name, clean in cleaners.items():
         if name in data:
-            out[name] = clean_text(data[name], name, NOTE_MAX)
-    if "requester" in data:
-        out["requester"] = clean_line(data["requester"], "requester", REQUESTER_MAX)
-    if "watchers" in data:
-        out["watchers"] = clean_names(data["watchers"], "watchers")
-    if "tags" in data:
-        out["tags"] = clean_names(data["tags"], "tags", TAG_MAX)
-    if "priority" in data:
-        current = ticket.priority if ticket is not None else None
-        out["priority"] = _clean_priority(data["priority"], config, current)
-    if "due" in data:
-        out["due"] = parse_due(data["due"], tz)
-    if "links" in data:
-        out["links"] = clean_links(data["links"])
+            try:
+                out[name] = clean(data[name])
+            except ValidationError as exc:
+                problems.append(exc)
+    if problems:
+        first, *others = problems
+        first.more = list(others)
+        raise first
     return out
 
 

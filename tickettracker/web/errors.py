@@ -19,9 +19,16 @@ CRASH_PAGE = (
 )
 
 
-def _error(status: int, message: str, field: str | None = None) -> Response:
+def _error(
+    status: int, message: str, field: str | None = None, more: list[DomainError] = ()
+) -> Response:
     if wants_json():
-        resp = current_app.json.response({"error": message, "field": field})
+        body = {"error": message, "field": field}
+        if more:  # every problem, the first one included
+            body["errors"] = [{"error": message, "field": field}] + [
+                {"error": p.message, "field": p.field} for p in more
+            ]
+        resp = current_app.json.response(body)
         resp.status_code = status
         return resp
     return Response(render_template("error.html", status=status, message=message), status)
@@ -30,7 +37,7 @@ def _error(status: int, message: str, field: str | None = None) -> Response:
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
-        return _error(exc.status, exc.message, exc.field)
+        return _error(exc.status, exc.message, exc.field, exc.more)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
