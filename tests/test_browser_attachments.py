@@ -304,3 +304,19 @@ def test_screenshots_of_a_ticket_with_files(app_page, live_server):
     # Long names are cut with an ellipsis inside their card, never widening the page.
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 420
+
+
+def test_a_note_being_typed_survives_a_reload_until_it_is_added(app_page, live_server):
+    page = app_page
+    tid = new_ticket(live_server, "Draft keeper")
+    open_ticket(page, live_server, tid)
+    box = page.locator("#log-end").get_by_label("Note", exact=True)
+    box.fill("Half-written thought")
+    page.reload()
+    expect(page.locator("#log-end").get_by_label("Note", exact=True)).to_have_value(
+        "Half-written thought"
+    )
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("ol.entries > li").last).to_contain_text("Half-written thought")
+    page.reload()
+    expect(page.locator("#log-end").get_by_label("Note", exact=True)).to_have_value("")

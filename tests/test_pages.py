@@ -208,3 +208,41 @@ def test_the_api_lists_every_problem_and_names_the_first(client):
     # A single problem keeps the short form.
     single = client.post("/api/v1/tickets", json={"title": ""}).get_json()
     assert set(single) == {"error", "field"}
+
+
+def _stamp(html: str) -> str:
+    import re
+
+    return re.search(r'name="ticket_created" value="([^"]+)"', html).group(1)
+
+
+def test_a_page_opened_before_a_restore_does_not_save_onto_the_ticket_now_under_its_number(
+    client,
+):
+    empty = client.post("/api/v1/backups").get_json()["name"]
+    client.post("/tickets/new", data={"title": "Alpha"})
+    alpha_page = client.get("/tickets/1").get_data(as_text=True)
+    stamp = _stamp(alpha_page)
+    assert client.post(f"/api/v1/backups/{empty}/restore").status_code == 200
+    client.post("/tickets/new", data={"title": "Beta"})  # number 1 again
+    assert client.get("/api/v1/tickets/1").get_json()["title"] == "Beta"
+
+    resp = client.post("/tickets/1/notes", data={"body": "For Alpha only", "ticket_created": stamp})
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert "Ticket #1 is now a different ticket (&#39;Beta&#39;)" in html
+    assert "Nothing was saved" in html and ">For Alpha only</textarea>" in html
+    for path, data in [
+        ("/tickets/1/status", {"status": "resolved", "note": ""}),
+        ("/tickets/1/edit", {"title": "Alpha renamed"}),
+    ]:
+        assert client.post(path, data={**data, "ticket_created": stamp}).status_code == 409, path
+    beta = client.get("/api/v1/tickets/1").get_json()
+    assert beta["title"] == "Beta" and beta["status"] == "open"
+    assert [u["body"] for u in beta["updates"] if u["body"]] == []
+
+    # The page as it is now carries the new ticket's stamp, and saves.
+    fresh = _stamp(client.get("/tickets/1").get_data(as_text=True))
+    assert fresh != stamp
+    ok = client.post("/tickets/1/notes", data={"body": "For Beta", "ticket_created": fresh})
+    assert ok.status_code == 303

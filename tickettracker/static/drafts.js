@@ -11,7 +11,10 @@
   }
   var boxes = document.querySelectorAll("textarea[data-draft]");
   boxes.forEach(function (box) {
-    var key = "draft:" + location.pathname + ":" + box.id;
+    // The ticket's creation time goes into the key too: after a backup is restored the same
+    // address can show another ticket, which must not be offered this one's draft.
+    var stamp = box.form && box.form.elements.ticket_created;
+    var key = "draft:" + location.pathname + ":" + (stamp ? stamp.value : "") + ":" + box.id;
     var saved = store.getItem(key);
     if (saved && !box.value) {
       box.value = saved;

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from .. import attachments, search, tickets
@@ -71,6 +72,47 @@ def ticket_form_values(ticket) -> dict[str, str]:
 
 def _hold_reason(form: MultiDict) -> str:
     return (form.get("hold_reason_custom") or "").strip() or form.get("hold_reason", "")
+
+
+# Every form on a ticket's pages carries the ticket's creation time. A ticket number can
+# come to name another ticket (a backup restored, an import into an emptied desk): a page
+# opened before that must not save onto the ticket that now has its number.
+STAMP_FIELD = "ticket_created"
+
+
+@bp.app_template_global()
+def ticket_stamp(ticket) -> Markup:
+    value = escape(ticket.created_at.isoformat())
+    return Markup(f'<input type="hidden" name="{STAMP_FIELD}" value="{value}">')
+
+
+def _stale_page(ticket_id: int):
+    """A 409 page when the form came from a page showing another ticket with this number
+    (everything typed is shown to copy), else None."""
+    sent = request.form.get(STAMP_FIELD)
+    if not sent:
+        return None  # a form from before stamps, or a script: nothing to compare
+    ticket = tickets.get_ticket(get_session(), ticket_id, updates="none")
+    if ticket.created_at.isoformat() == sent:
+        return None
+    typed = [
+        (label, request.form[key])
+        for key, label in (
+            ("title", "Title"),
+            ("description", "Description"),
+            ("notes", "Notes"),
+            ("note", "Your note"),
+            ("body", "Your note"),
+        )
+        if request.form.get(key, "").strip()
+    ]
+    message = (
+        f"Ticket #{ticket_id} is now a different ticket ({ticket.title!r}) than the one this "
+        "page showed: the data was restored from a backup or replaced since you opened it. "
+        "Nothing was saved. "
+        + ("What you typed is below, to copy where it belongs." if typed else "")
+    )
+    return render_template("stale.html", message=message, typed=typed, ticket_id=ticket_id), 409
 
 
 @bp.get("/")
@@ -173,6 +215,8 @@ def _ticket_page_error(ticket_id: int, exc: DomainError):
 @bp.post("/tickets/<int:ticket_id>/status")
 def change_status(ticket_id: int):
     session = get_session()
+    if stale := _stale_page(ticket_id):
+        return stale
     status = request.form.get("status", "")
     data = {
         "status": status,
@@ -191,6 +235,8 @@ def change_status(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/notes")
 def add_note(ticket_id: int):
     session = get_session()
+    if stale := _stale_page(ticket_id):
+        return stale
     data = {"body": request.form.get("body", ""), "links": request.form.get("links", "")}
     try:
         update = tickets.add_note(session, ticket_id, data, files=uploads.uploaded_files())
@@ -205,6 +251,8 @@ def add_note(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/attachments")
 def attach_files(ticket_id: int):
     session = get_session()
+    if stale := _stale_page(ticket_id):
+        return stale
     try:
         attachments.attach_to_ticket(session, ticket_id, uploads.uploaded_files())
     except PAGE_ERRORS as exc:
@@ -216,6 +264,8 @@ def attach_files(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/attachments/<int:attachment_id>/remove")
 def remove_attachment(ticket_id: int, attachment_id: int):
     session = get_session()
+    if stale := _stale_page(ticket_id):
+        return stale
     att = attachments.get_attachment(session, attachment_id)
     if att.ticket_id != ticket_id:
         raise NotFound(f"Ticket #{ticket_id} has no attachment #{attachment_id}.")
@@ -275,6 +325,8 @@ def save_ticket(ticket_id: int):
     written, so a change made meanwhile (another window, a script) to another field survives;
     a field both changed is a conflict the user resolves by saving again, knowingly.
     """
+    if stale := _stale_page(ticket_id):
+        return stale
     session = get_session()
     ticket = tickets.get_ticket(session, ticket_id, updates="none")
     submitted = _ticket_form_values(request.form)
