@@ -437,3 +437,14 @@ def test_data_folder_is_0700_and_token_and_database_0600(app_proc):
     assert mode(app_proc.data_dir / "tickettracker.db") == 0o600
     for sub in ("uploads", "backups", "logs"):
         assert mode(app_proc.data_dir / sub) == 0o700, sub
+
+
+def test_nobody_can_forge_a_line_in_the_log(app_proc: Running):
+    """The address a refused request asked for is logged; its %0a and %00 stay inside it."""
+    forged = "2026-12-04 09:00:00,000 ERROR forged line"
+    reply = app_proc.request("GET", "/x%0a" + forged.replace(" ", "%20") + "%00end")
+    assert reply.status in (401, 404)
+    text = (app_proc.data_dir / "logs" / "tickettracker.log").read_text(encoding="utf-8")
+    assert "\x00" not in text
+    assert not any(line.startswith(forged) for line in text.splitlines())
+    assert "/x\\x0a" + forged + "\\x00end" in text

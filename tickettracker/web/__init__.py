@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ class RowIdConverter(IntegerConverter):
     regex = r"\d{1,18}"
 
 
+class OneLineFormatter(logging.Formatter):
+    """Each message stays one line: control characters in it (a %0a or %00 in an address
+    someone requested) are written escaped, so no one can forge a line or break the file.
+    Tracebacks, appended after the message, keep their lines."""
+
+    _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = self._CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", record.message)
+        return super().formatMessage(record)
+
+
 def _setup_file_log(data_dir: Path) -> None:
     log_file = data_dir / "logs" / "tickettracker.log"
     for handler in log.handlers:
@@ -73,7 +86,7 @@ def _setup_file_log(data_dir: Path) -> None:
     handler = logging.handlers.RotatingFileHandler(
         log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
 
