@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import platformdirs
+import pytest
 
 from tickettracker.config import load_defaults
 from tickettracker.datadir import (
@@ -85,6 +86,16 @@ def test_unwritable_parent_gives_clear_message(tmp_path):
         assert "--data-dir" in str(exc)
     else:
         raise AssertionError("expected DataDirError")
+
+
+def test_a_file_given_as_the_data_folder_is_named_as_a_file(tmp_path):
+    from tickettracker.datadir import DataDirError, ensure_data_dir
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(DataDirError, match=r"notes\.txt is a file, not a folder"):
+        ensure_data_dir(notes)
+    assert notes.read_text() == "mine"
 
 
 def test_lock_is_exclusive_and_released(tmp_path):

@@ -37,6 +37,11 @@ def resolve_data_dir(flag: str | os.PathLike[str] | None = None, environ=None) -
 
 def ensure_data_dir(path: Path) -> Path:
     """Create the data folder (mode 0700) and its uploads/ and backups/ subfolders."""
+    if path.exists() and not path.is_dir():
+        raise DataDirError(
+            f"{path} is a file, not a folder, so TicketTracker cannot keep its data there. "
+            "Choose a folder with --data-dir (a new name makes a new, empty one)."
+        )
     try:
         created = not path.exists()
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
