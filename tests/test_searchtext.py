@@ -10,7 +10,6 @@ import pytest
 
 from tickettracker.searchtext import (
     FTS_TOKENIZER,
-    ParsedQuery,
     column_filter,
     index_text,
     parse_query,
@@ -275,11 +274,6 @@ def test_unknown_keys_and_urls_are_text(db):
     assert parsed.tags == () and parsed.statuses == ()
 
 
-def test_empty_qualifier_is_text_and_empty_value_is_ignored():
-    assert parse_query("tag:").text == "tag:"
-    assert parse_query('tag:""') == ParsedQuery()
-
-
 def test_too_many_words_are_reported():
     parsed = parse_query(" ".join(f"w{i}" for i in range(40)))
     assert len(parsed.terms) == 32
@@ -322,3 +316,12 @@ def test_punctuation_alone_says_no_text_filter_is_applied(q):
 )
 def test_a_search_with_nothing_to_look_for_says_so(q, said):
     assert list(parse_query(q).problems) == [said + ", so no text filter is applied: add a word."]
+
+
+@pytest.mark.parametrize("q", ["tag:", 'tag:"', 'tag:""', "Tag:"])
+def test_a_qualifier_without_a_value_is_said_and_not_searched_as_text(q):
+    parsed = parse_query(q)
+    assert parsed.tags == () and parsed.match is None
+    assert list(parsed.problems) == [
+        "tag: needs a value after the colon, like tag:printer; it was left out of the search."
+    ]

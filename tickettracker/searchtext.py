@@ -162,6 +162,17 @@ def and_all(expressions: list[str]) -> str | None:
 # --- the search box -------------------------------------------------------------------
 
 QUALIFIERS = ("tag", "status", "is", "priority", "requester", "watcher", "due", "sort", "order")
+QUALIFIER_EXAMPLES = {
+    "tag": "tag:printer",
+    "status": "status:on_hold",
+    "is": "is:overdue",
+    "priority": "priority:high",
+    "requester": "requester:ann",
+    "watcher": "watcher:ann",
+    "due": "due:week",
+    "sort": "sort:due",
+    "order": "order:asc",
+}
 DUE_KEYWORDS = ("overdue", "today", "week", "none")
 MAX_DUE_DAYS = 3660  # ten years, as the API's due= accepts
 MAX_TEXT_TERMS = 32
@@ -255,10 +266,18 @@ def parse_query(q: str) -> ParsedQuery:
     for index, m in enumerate(matches):
         is_last = index == len(matches) - 1
         key = (m.group("key") or "").casefold()
-        if key in QUALIFIERS:
+        word = m.group("word") or ""
+        if not key and word.endswith(":") and word[:-1].casefold() in QUALIFIERS:
+            key, values = word[:-1].casefold(), ()  # ``tag:`` alone
+        elif key in QUALIFIERS:
             values = _split_values(m.group("value"))
-            if not values:
-                continue  # ``tag:""``: nothing to filter on
+        if key in QUALIFIERS:
+            if not values:  # ``tag:`` or ``tag:""``: nothing to filter on, nor text to find
+                problems.append(
+                    f"{key}: needs a value after the colon, like {QUALIFIER_EXAMPLES[key]}; "
+                    "it was left out of the search."
+                )
+                continue
             if key == "tag":
                 lists["tag"].append(values)
             elif key in ("requester", "watcher"):
