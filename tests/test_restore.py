@@ -11,6 +11,8 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -419,3 +421,56 @@ def test_restore_in_the_browser(page, tmp_path):
         assert page.get_by_role("link", name="Made after the backup").count() == 0
     finally:
         server.stop()
+
+
+# --- a database damaged in its schema ---------------------------------------------------------
+
+
+def _without_attachments(zip_path: Path, dest: Path, tmp_path: Path) -> Path:
+    """The trial's damaged backup: the attachments table dropped, the checksums made to fit."""
+
+    def change(name, data, manifest):
+        if name != DB_NAME:
+            return data
+        db = tmp_path / "damaged.db"
+        db.write_bytes(data)
+        con = sqlite3.connect(db)
+        con.execute("DROP TABLE attachments")
+        con.commit()
+        con.close()
+        data = db.read_bytes()
+        manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        return data
+
+    return _rewrite(zip_path, dest, change)
+
+
+def test_a_backup_damaged_in_its_schema_is_refused(client, st, rich_zip, tmp_path):
+    client.post("/api/v1/tickets", json={"title": "Stays"})
+    before, before_files = dump(st.data_dir), uploads(st.data_dir)
+    name = "tickettracker-backup-damaged.zip"
+    damaged = _without_attachments(rich_zip, st.data_dir / "backups" / name, tmp_path)
+
+    resp = client.post(f"/api/v1/backups/{name}/restore")
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error.startswith(f"The database in {name} is damaged: it has no table attachments.")
+    assert "Nothing here was changed." in error and "\n" not in error
+    assert dump(st.data_dir) == before and uploads(st.data_dir) == before_files
+    assert sorted(p.name for p in (st.data_dir / "backups").iterdir()) == [name]
+
+    # tickettracker restore into a new folder: one line, and no folder made.
+    target = tmp_path / "restored"
+    out = subprocess.run(
+        [sys.executable, "-m", "tickettracker", "restore", str(damaged), "--data-dir", str(target)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == [
+        f"tickettracker: The database in {damaged} is damaged: it has no table attachments. "
+        "Nothing was restored; try another backup."
+    ]
+    assert not target.exists()

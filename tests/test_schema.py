@@ -360,3 +360,79 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
         db.init_db(engine)
     engine.dispose()
     assert path.read_bytes() == b"this is not SQLite at all" * 200
+
+
+# --- a database damaged in its schema -----------------------------------------------------------
+
+
+def _damaged_data_dir(tmp_path: Path, damage: str) -> Path:
+    data = tmp_path / "data"
+    (data / "backups").mkdir(parents=True)
+    engine = db.make_engine(data / "tickettracker.db")
+    db.init_db(engine)
+    engine.dispose()
+    con = sqlite3.connect(data / "tickettracker.db")
+    con.execute(damage)
+    con.commit()
+    con.close()
+    return data
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("DROP TABLE attachments", "it has no table attachments"),
+        ("ALTER TABLE tickets DROP COLUMN notes", "its table tickets has no column notes"),
+    ],
+)
+def test_a_database_missing_a_table_or_column_is_refused(tmp_path, damage, problem):
+    from tickettracker.web import create_app
+
+    data = _damaged_data_dir(tmp_path, damage)
+    original = sha256(data / "tickettracker.db")
+    with pytest.raises(schema.DatabaseDamaged) as caught:
+        create_app(data, {"TESTING": True})
+    message = str(caught.value)
+    assert message.startswith(f"The database {data / 'tickettracker.db'} is damaged: {problem}.")
+    assert "restore" in message and "Nothing was changed." in message
+    assert sha256(data / "tickettracker.db") == original
+    assert list((data / "backups").iterdir()) == []
+
+
+def test_an_upgrade_that_leaves_a_table_missing_is_refused(tmp_path):
+    """A database of the first release without a table the models need: after the upgrade
+    (in its transaction) the check finds it, and the upgrade rolls back."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(CORE_DB, data / "tickettracker.db")
+    con = sqlite3.connect(data / "tickettracker.db")
+    con.execute("DROP TABLE links")
+    con.commit()
+    con.close()
+    before = dump(data / "tickettracker.db")
+    engine = db.make_engine(data / "tickettracker.db")
+    try:
+        with pytest.raises(schema.DatabaseDamaged, match="it has no table links"):
+            db.init_db(engine, backups_dir=data / "backups")
+    finally:
+        engine.dispose()
+    assert dump(data / "tickettracker.db") == before
+
+
+@pytest.mark.process
+def test_starting_on_a_damaged_database_says_so_in_one_line(tmp_path):
+    data = _damaged_data_dir(tmp_path, "DROP TABLE attachments")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickettracker", "--data-dir", str(data), "--no-open"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("tickettracker: The database ")
+    assert "is damaged: it has no table attachments." in lines[0]
+    assert "tickettracker restore" in lines[0]

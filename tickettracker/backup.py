@@ -456,7 +456,37 @@ def _check_database(db: Path, zip_path: Path) -> tuple[str | None, int, set[str]
             f"The database in {zip_path} fails SQLite's integrity check ({result[0][0]}). "
             "Nothing was restored; try another backup."
         )
-    return _snapshot_facts(db)
+    problem = _schema_problem(db)
+    if problem is None:
+        try:
+            return _snapshot_facts(db)
+        except sqlite3.Error as exc:
+            problem = str(exc)
+    raise BackupError(
+        f"The database in {zip_path} is damaged: {problem}. Nothing was restored; try "
+        "another backup."
+    )
+
+
+def _schema_problem(db: Path) -> str | None:
+    """What the database lacks of the tables and columns this app's schema has, when it is at
+    this app's schema revision (an older one is checked when it is upgraded, on opening; a
+    newer one this app cannot judge)."""
+    from . import schema
+
+    con = sqlite3.connect(db)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if schema.VERSION_TABLE not in tables:
+            return None
+        revision = con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchone()
+        if revision is None or revision[0] != schema.head_revision():
+            return None
+        return schema.missing_from_schema(lambda sql: con.execute(sql).fetchall())
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        con.close()
 
 
 def _remove_tree(path: Path) -> None:

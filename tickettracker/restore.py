@@ -149,6 +149,11 @@ def _check(zip_path: Path, name: str, work: Path) -> tuple[Path, backup.RestoreR
     engine = db.make_engine(checked)
     try:
         schema.open_database(engine, backups_dir=target / "backups")
+    except schema.DatabaseDamaged as exc:  # found when an older backup was upgraded
+        raise RestoreRefused(
+            f"The database in {name} is damaged: {exc.problem}. Nothing here was changed; try "
+            "another backup."
+        ) from None
     except schema.SchemaError as exc:
         log.error("The database in %s cannot be used: %s", name, exc)
         raise RestoreRefused(

@@ -12,6 +12,8 @@ Opening a database file does one of these:
 - a revision this app does not know: a newer app wrote it, so refuse and change nothing;
 - the newest revision: nothing to upgrade.
 
+After any upgrade, every table and column models.py declares must be there; a database that
+lacks one (damaged, or edited by hand) is refused with DatabaseDamaged, and nothing changes.
 Every open ends by letting search.create_index bring the full-text table and the list indexes
 in step with the code (it is idempotent, and rebuilds the index when its layout changed).
 """
@@ -57,6 +59,17 @@ class UpgradeFailed(SchemaError):
 
 class NotOurDatabase(SchemaError):
     pass
+
+
+class DatabaseDamaged(SchemaError):
+    """A table or column the app needs is missing: the file was damaged or edited by hand.
+
+    `problem` says what is missing ("it has no table attachments"), for messages that give
+    their own advice (a restore refusing a backup, say)."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 @dataclass
@@ -190,6 +203,41 @@ def _db_path(engine: Engine) -> Path | None:
     return Path(name) if name and name != ":memory:" else None
 
 
+def missing_from_schema(rows: Callable[[str], list[tuple]]) -> str | None:
+    """What of the tables and columns models.py declares the database lacks, in words, or
+    None when all are there. One PRAGMA per table: cheap enough for every open."""
+    from .models import Base
+
+    for table in Base.metadata.sorted_tables:
+        have = {row[1] for row in rows(f'PRAGMA table_info("{table.name}")')}
+        if not have:
+            return f"it has no table {table.name}"
+        missing = [column.name for column in table.columns if column.name not in have]
+        if missing:
+            s = "s" * (len(missing) > 1)
+            return f"its table {table.name} has no column{s} {', '.join(missing)}"
+    return None
+
+
+def _check_tables(conn: Connection) -> None:
+    """Refuse a database whose tables are not all there (run before search.create_index,
+    which would fail on them with an SQL error)."""
+    problem = missing_from_schema(lambda sql: conn.exec_driver_sql(sql).fetchall())
+    if problem is not None:
+        raise DatabaseDamaged("", problem)
+
+
+def _damaged_message(engine: Engine, problem: str, backups_dir: Path | None) -> str:
+    where = _db_path(engine)
+    folder = backups_dir or (where.parent / "backups" if where else None)
+    backups = f" (backups are in {folder})" if folder else ""
+    return (
+        f"The database {where} is damaged: {problem}. Nothing was changed. Restore a backup"
+        f"{backups} into a new folder with 'tickettracker restore BACKUP.zip --data-dir "
+        "NEW_FOLDER', then start TicketTracker with --data-dir NEW_FOLDER."
+    )
+
+
 # --- opening --------------------------------------------------------------------------------
 
 
@@ -215,7 +263,12 @@ def open_database(
     if current not in known_revisions(location):
         raise DatabaseTooNew(_too_new_message(engine, current, head))
     if current == head and state.stamped:
-        _in_transaction(engine, _refresh_index)
+        try:
+            _in_transaction(engine, _refresh_index)
+        except DatabaseDamaged as exc:
+            raise DatabaseDamaged(
+                _damaged_message(engine, exc.problem, backups_dir), exc.problem
+            ) from None
         return OpenResult("current", head)
 
     if not upgrade:
@@ -227,6 +280,10 @@ def open_database(
     backup = _backup_before_upgrade(engine, current, backups_dir, now)
     try:
         _in_transaction(engine, lambda conn: _upgrade(conn, location), foreign_keys=False)
+    except DatabaseDamaged as exc:  # rolled back: the file is as it was
+        raise DatabaseDamaged(
+            _damaged_message(engine, exc.problem, backups_dir), exc.problem
+        ) from None
     except Exception as exc:
         log.exception("Upgrading the database from %s to %s failed", current, head)
         raise UpgradeFailed(_failed_message(engine, current, head, exc, backup)) from None
@@ -268,6 +325,7 @@ def _create(conn: Connection, location: Path | None, head: str) -> bool:
 def _refresh_index(conn: Connection) -> None:
     from . import search
 
+    _check_tables(conn)
     search.create_index(conn)
 
 
@@ -282,6 +340,7 @@ def _upgrade(conn: Connection, location: Path | None) -> None:
     if not state.stamped:
         command.stamp(cfg, state.revision)
     command.upgrade(cfg, "head")
+    _check_tables(conn)
     search.create_index(conn)
     conn.exec_driver_sql(f"PRAGMA application_id={APPLICATION_ID}")
     violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
