@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -197,15 +198,54 @@ def test_a_backup_that_does_not_check_out_changes_nothing(client, st, rich_zip, 
     assert sorted(p.name for p in folder.iterdir()) == sorted(cases)
     assert [t["title"] for t in client.get("/api/v1/tickets").get_json()["items"]] == ["Stays"]
 
-    # A backup in a newer format is not listed, so it cannot be named; nor can anything else.
+    # Only names of files in backups/ are looked at, never a path.
+    for bad in ("../config.json", "nothing.zip", "token", "..", "x/../damaged.zip"):
+        with pytest.raises(restore.NotFound):
+            restore.restore_in_place(st.data_dir, bad, engine=st.engine)
+
+
+def test_a_file_in_backups_that_is_not_listed_is_named_with_the_reason(client, st, rich_zip):
+    """Not "there is no backup named X" for a file that is there: why it cannot be restored."""
+    before = dump(st.data_dir)
+    folder = st.data_dir / "backups"
+
     def newer_format(name, data, manifest):
         manifest["format_version"] = backup.FORMAT_VERSION + 1
         return data
 
     _rewrite(rich_zip, folder / "newer.zip", newer_format)
-    for bad in ("newer.zip", "../config.json", "nothing.zip", "token", "..", "x/../damaged.zip"):
-        with pytest.raises(restore.NotFound):
-            restore.restore_in_place(st.data_dir, bad, engine=st.engine)
+    (folder / "random.zip").write_bytes(bytes(range(256)) * 40)
+    (folder / "cut-short.zip").write_bytes(rich_zip.read_bytes()[:3000])
+    with zipfile.ZipFile(folder / "no-manifest.zip", "w") as zf:
+        zf.writestr("tickettracker.db", b"")
+    shutil.copyfile(st.data_dir / DB_NAME, folder / "before-upgrade-20260101T000000Z-0001_core.db")
+    cases = {
+        "newer.zip": "newer.zip was made by a newer TicketTracker (backup format 2); install",
+        "random.zip": "random.zip is not a zip file, so it is not a TicketTracker backup",
+        "cut-short.zip": "cut-short.zip is damaged (cut short or corrupted)",
+        "no-manifest.zip": "no-manifest.zip is a zip file but not a TicketTracker backup",
+        "before-upgrade-20260101T000000Z-0001_core.db": "is a copy of the database taken "
+        "before an upgrade, not a backup",
+    }
+    for name, message in cases.items():
+        assert name not in [
+            b["name"]
+            for b in client.get("/api/v1/backups").get_json()["items"]
+            if b["kind"] == "backup"
+        ]
+        resp = client.post(f"/api/v1/backups/{name}/restore")
+        assert resp.status_code == 422, name
+        error = resp.get_json()["error"]
+        assert error.startswith(f"{name} cannot be restored: ")
+        assert message in error
+        assert "Nothing here was changed." in error and str(folder) not in error
+    assert dump(st.data_dir) == before
+    assert client.post("/api/v1/backups/nothing.zip/restore").status_code == 404
+    # The Your data page lists the zips among them, greyed, each with its reason.
+    page = client.get("/data").get_data(as_text=True)
+    listed = page[page.index('class="muted unusable-backups"') :]
+    for name in ("newer.zip", "random.zip", "cut-short.zip", "no-manifest.zip"):
+        assert f'<span class="name">{name}</span>: {name} ' in listed
 
 
 def test_nothing_is_restored_when_what_is_here_cannot_be_saved_first(client, st, rich_zip):
@@ -341,9 +381,11 @@ def test_the_page_flow(app, st, rich_zip):
     assert "Backup taken before a restore" in done
     assert len(exported(api)) == 5
 
-    # A damaged backup: the data page says why, and nothing changed.
+    # A damaged backup: the page says why, and nothing changed.
     (st.data_dir / "backups" / "plain.zip").write_bytes(b"PK not a zip")
-    assert browser.get("/data/backups/plain.zip/restore").status_code == 404  # not listed
+    refused = browser.get("/data/backups/plain.zip/restore")
+    assert refused.status_code == 422
+    assert "plain.zip cannot be restored: " in refused.get_data(as_text=True)
     for bad in ("..%2Fconfig.json", "nothing.zip", "token"):
         assert browser.get(f"/data/backups/{bad}/restore").status_code == 404
         assert (

@@ -269,6 +269,11 @@ def read_manifest(zip_path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise BackupError(f"There is no file {zip_path}.") from None
     except zipfile.BadZipFile:
+        if _starts_like_a_zip(zip_path):
+            raise BackupError(
+                f"{zip_path} is damaged (cut short or corrupted): it cannot be read as a zip "
+                "file. Try another backup."
+            ) from None
         raise BackupError(
             f"{zip_path} is not a zip file, so it is not a TicketTracker backup; {choose}"
         ) from None
@@ -296,6 +301,14 @@ def read_manifest(zip_path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _starts_like_a_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def list_backups(data_dir: Path) -> list[BackupInfo]:
     """The backups in <data-dir>/backups, newest first."""
     out: list[BackupInfo] = []
@@ -310,9 +323,9 @@ def list_backups(data_dir: Path) -> list[BackupInfo]:
         if path.suffix == ".zip":
             try:
                 m = read_manifest(path)
-            except BackupError:
-                continue
-            created = dt.datetime.fromisoformat(m["created_at"])
+                created = dt.datetime.fromisoformat(m["created_at"])
+            except (BackupError, KeyError, TypeError, ValueError):
+                continue  # not one that can be restored; why_not_a_backup says why
             out.append(
                 BackupInfo(
                     path,
@@ -330,6 +343,45 @@ def list_backups(data_dir: Path) -> list[BackupInfo]:
             schema = path.stem.split("-", 3)[-1] if path.stem.count("-") >= 3 else None
             out.append(BackupInfo(path, modified, stat.st_size, "before-upgrade", schema=schema))
     out.sort(key=lambda b: b.created_at, reverse=True)
+    return out
+
+
+def why_not_a_backup(data_dir: Path, name: str) -> str | None:
+    """Why the file `name` in <data-dir>/backups is not listed as a backup to restore (damaged,
+    not ours, from a newer TicketTracker); None when there is no such file. Only a plain file
+    name is looked at, never a path."""
+    folder = data_dir / "backups"
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        return None
+    path = folder / name
+    if not path.is_file():
+        return None
+    if name.startswith("before-upgrade-") and path.suffix == ".db":
+        return (
+            "it is a copy of the database taken before an upgrade, not a backup. To go back "
+            "to it, put it, named tickettracker.db, into a new empty folder and start the "
+            "previous TicketTracker version with --data-dir on that folder."
+        )
+    try:
+        manifest = read_manifest(path)
+        dt.datetime.fromisoformat(manifest["created_at"])
+    except BackupError as exc:
+        return str(exc).replace(str(path), name)
+    except (KeyError, TypeError, ValueError):
+        return f"{name} is damaged: its backup manifest has no valid date. Try another backup."
+    return None
+
+
+def unusable_backups(data_dir: Path) -> list[tuple[str, str]]:
+    """The .zip files in <data-dir>/backups that cannot be restored, each with the reason."""
+    folder = data_dir / "backups"
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.zip")):
+        why = why_not_a_backup(data_dir, path.name)
+        if why is not None:
+            out.append((path.name, why))
     return out
 
 

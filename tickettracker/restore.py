@@ -78,6 +78,9 @@ def find_backup(data_dir: Path, name: str) -> backup.BackupInfo:
     for item in backup.list_backups(data_dir):
         if item.kind == "backup" and item.path.name == name:
             return item
+    why = backup.why_not_a_backup(data_dir, name)
+    if why is not None:
+        raise RestoreRefused(f"{name} cannot be restored: {why} Nothing here was changed.")
     raise NotFound(f"There is no backup named {name!r} to restore.")
 
 
