@@ -294,3 +294,68 @@ def test_a_restored_folder_is_private_whatever_the_umask(rich_dir, tmp_path):
         if mode != (0o700 if (tmp_path / name).is_dir() else 0o600)
     }
     assert wrong == {}
+
+
+def test_backups_started_in_the_same_second_each_get_a_name_of_their_own(rich_dir):
+    """Two Back up now clicks (or API calls) at once: both succeed, the second gets -2."""
+    import datetime as dt
+
+    now = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.timezone.utc)
+    start = threading.Barrier(4)
+    made: list[backup.BackupInfo] = []
+    failed: list[BaseException] = []
+
+    def back_up() -> None:
+        start.wait()
+        try:
+            made.append(backup.make_backup(rich_dir, now=now))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=back_up) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failed == []
+    stem = "tickettracker-backup-20260501T100000Z"
+    assert sorted(b.path.name for b in made) == [
+        f"{stem}-2.zip",
+        f"{stem}-3.zip",
+        f"{stem}-4.zip",
+        f"{stem}.zip",
+    ]
+    # No temp file is left, and none was shared: every zip holds the whole, checked snapshot.
+    assert sorted(p.name for p in (rich_dir / "backups").iterdir()) == sorted(
+        b.path.name for b in made
+    )
+    for n, info in enumerate(made):
+        assert (info.tickets, info.files, info.warnings) == (5, 2, [])
+        result = backup.restore_backup(info.path, rich_dir.parent / f"restored-{n}")
+        assert result.tickets == 5
+
+
+def test_a_snapshot_copy_uses_one_temp_file_of_its_own(rich_dir, tmp_path):
+    """The database copy's temp name is not the zip's temp name with .partial added twice."""
+    dest = tmp_path / "copy.db"
+    (tmp_path / "copy.db.partial").mkdir()  # where the old fixed temp name would go
+    backup.copy_database(rich_dir / "tickettracker.db", dest)
+    assert rows(dest, "SELECT count(*) FROM tickets") == [(5,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [rich_dir.name, "copy.db", "copy.db.partial"]
+    )
+
+
+@pytest.mark.parametrize("dest", ["/sys/", "/sys/x.zip", "/proc/x.zip"])
+def test_a_backup_into_a_folder_that_cannot_be_written(rich_dir, dest):
+    out = run_cli("backup", dest, "--data-dir", str(rich_dir))
+    assert out.returncode == 1
+    folder = "/proc" if dest.startswith("/proc") else "/sys"
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"tickettracker: Cannot write a backup in {folder}: ")
+    assert "Choose a folder you can write to" in lines[0]
+    assert "partial" not in lines[0] and "Errno" not in lines[0]
+    if dest.startswith("/sys"):
+        assert "permission denied" in lines[0]
+    assert list((rich_dir / "backups").iterdir()) == []

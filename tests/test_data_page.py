@@ -12,6 +12,7 @@ import pytest
 
 from .conftest import artifact
 from .test_exchange import BAD_CSV
+from .test_restore import cookie_client
 
 
 def test_settings_links_to_the_data_page(client):
@@ -45,6 +46,54 @@ def test_back_up_now_list_and_download(client, app):
     made = client.post("/api/v1/backups")  # within the same second: a name of its own
     assert made.status_code == 201 and made.get_json()["tickets"] == 1
     assert made.get_json()["name"] != name
+
+
+def test_two_backups_at_once_both_succeed(app):
+    """Back up now from two tabs (or two scripts) at the same moment: two backups."""
+    import threading
+
+    token = app.extensions["tickettracker"].token
+    start = threading.Barrier(3)
+    answers: list = []
+
+    def back_up() -> None:
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        start.wait()
+        resp = client.post("/api/v1/backups")
+        answers.append((resp.status_code, resp.get_json()))
+
+    threads = [threading.Thread(target=back_up) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [status for status, _ in answers] == [201, 201, 201], answers
+    names = {body["name"] for _, body in answers}
+    assert len(names) == 3
+    backups = app.extensions["tickettracker"].data_dir / "backups"
+    assert sorted(p.name for p in backups.iterdir()) == sorted(names)
+
+
+def test_back_up_now_when_the_backups_folder_cannot_be_written(app, client):
+    """A folder the app may not write in (here one of the kernel's, which refuses even
+    root): one plain line naming the folder, the reason and what to do."""
+    backups = app.extensions["tickettracker"].data_dir / "backups"
+    backups.rmdir()
+    backups.symlink_to("/sys/kernel")
+    resp = client.post("/api/v1/backups")
+    assert resp.status_code == 507
+    message = resp.get_json()["error"]
+    assert message.startswith(f"Cannot write a backup in {backups}: permission denied.")
+    assert "partial" not in message and "Errno" not in message
+
+    page = cookie_client(app)
+    token = re.search(
+        r'name="csrf_token" value="([0-9a-f]+)"', page.get("/data").get_data(as_text=True)
+    ).group(1)
+    resp = page.post("/data/backups", data={"csrf_token": token})
+    assert resp.status_code == 507
+    assert f"Cannot write a backup in {backups}: permission denied." in resp.get_data(as_text=True)
 
 
 def test_export_downloads(client):

@@ -253,10 +253,10 @@ def test_nothing_is_restored_when_what_is_here_cannot_be_saved_first(client, st,
     before = dump(st.data_dir)
     name = put_in_backups(st, rich_zip)
     now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
-    # Something in the way of the safety backup's database copy (a folder where its temp
-    # file goes): the copy fails for real.
-    blocker = f".tickettracker-backup-{backup.timestamp(now)}-before-restore.zip.db.partial.partial"
-    (st.data_dir / "backups" / blocker).mkdir()
+    # Something in the way of the safety backup (a link where its file goes, pointing
+    # nowhere): writing it fails for real.
+    blocker = f"tickettracker-backup-{backup.timestamp(now)}-before-restore.zip"
+    (st.data_dir / "backups" / blocker).symlink_to(st.data_dir / "nowhere")
     with pytest.raises(restore.StorageFailed, match="Nothing was restored"):
         restore.restore_in_place(st.data_dir, name, engine=st.engine, now=now)
     assert dump(st.data_dir) == before

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -41,17 +43,28 @@ def fsync_dir(folder: Path) -> None:
 
 
 def copy_database(src: Path, dest: Path) -> None:
-    """A consistent copy of a database that may be in use, written whole or not at all.
+    """A consistent copy of a database that may be in use, written whole or not at all."""
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    os.close(fd)  # mkstemp made it 0600: a private copy
+    partial = Path(name)
+    try:
+        _snapshot(src, partial)
+        fsync_file(partial)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    fsync_dir(dest.parent)
+
+
+def _snapshot(src: Path, target_path: Path) -> None:
+    """Copy the database `src` into the (empty) file `target_path` and check the copy.
 
     SQLite's online backup API copies every page in one step under a read transaction, so the
     copy is one committed state even while the app keeps writing (WAL readers never block).
     """
-    partial = dest.with_name(dest.name + ".partial")
-    partial.unlink(missing_ok=True)
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private copy
     source = sqlite3.connect(src, timeout=30)
     try:
-        target = sqlite3.connect(partial)
+        target = sqlite3.connect(target_path)
         try:
             source.backup(target)
             # The copy stands alone: one file, no -wal beside it.
@@ -62,11 +75,7 @@ def copy_database(src: Path, dest: Path) -> None:
     finally:
         source.close()
     if problem != "ok":
-        partial.unlink(missing_ok=True)
-        raise OSError(f"the copy of {src.name} does not check out: {problem}")
-    fsync_file(partial)
-    os.replace(partial, dest)
-    fsync_dir(dest.parent)
+        raise sqlite3.DatabaseError(f"the copy of {src.name} does not check out: {problem}")
 
 
 # --- backup zips ----------------------------------------------------------------------------
@@ -102,27 +111,81 @@ def default_backup_name(now: dt.datetime | None = None) -> str:
     return f"tickettracker-backup-{timestamp(now)}.zip"
 
 
-def _choose_dest(data_dir: Path, dest: Path | None, now: dt.datetime | None) -> Path:
+def _choose_dest(data_dir: Path, dest: Path | None, now: dt.datetime | None) -> tuple[Path, bool]:
+    """Where the zip goes, and whether it may take the next free -2, -3 ... name (a dated
+    name in a folder) rather than refuse when the name is taken (a file name given)."""
     if dest is None:
         dest = data_dir / "backups"
     dest = Path(dest).expanduser()
     if dest.is_dir():
-        folder, name = dest, default_backup_name(now)
-        dest = folder / name
-        n = 1
-        while dest.exists():  # two backups within one second
-            n += 1
-            dest = folder / name.replace(".zip", f"-{n}.zip")
-    elif dest.suffix.lower() != ".zip":
+        return _numbered(dest / default_backup_name(now)), True
+    if dest.suffix.lower() != ".zip":
         # Never a zip without the extension: `/media/usb` with no stick in is not a file name.
         raise BackupError(
             f"There is no folder {dest}: create it first, or give a file name ending in .zip."
         )
     if dest.exists():
-        raise BackupError(f"{dest} already exists; choose another file name or folder.")
+        raise _taken(dest)
     if not dest.parent.is_dir():
         raise BackupError(f"The folder {dest.parent} does not exist; create it first.")
+    return dest, False
+
+
+def _numbered(first: Path) -> Path:
+    """`first`, or the first of first-2.zip, first-3.zip ... that is free (two backups
+    within one second)."""
+    dest, n = first, 1
+    while dest.exists() or dest.is_symlink():
+        n += 1
+        dest = first.with_name(f"{first.stem}-{n}{first.suffix}")
     return dest
+
+
+def _taken(dest: Path) -> BackupError:
+    return BackupError(f"{dest} already exists; choose another file name or folder.")
+
+
+def _publish(done: Path, dest: Path, numbered: bool) -> Path:
+    """Give the finished zip `done` its name without ever replacing a file: a hard link fails
+    when the name is taken, so two backups finishing at once cannot take the same one."""
+    while True:
+        try:
+            os.link(done, dest)
+        except FileExistsError:
+            pass
+        except OSError:
+            # No hard links on this disk (FAT, some network shares): check, then rename.
+            if not (dest.exists() or dest.is_symlink()):
+                os.replace(done, dest)
+                return dest
+        else:
+            done.unlink()
+            return dest
+        if not numbered:
+            raise _taken(dest)
+        dest = _numbered(dest)
+
+
+def _temp_file(folder: Path, name: str, suffix: str) -> Path:
+    """A new private temp file of our own in `folder`, hidden (and left out of the list)."""
+    fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(path)
+
+
+def _write_failed(folder: Path, exc: OSError, chosen: bool) -> BackupError:
+    """One line for a destination folder that does not take the backup."""
+    from .datadir import why_unwritable
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = "Free some disk space, or choose a folder on another disk."
+    elif chosen:
+        advice = "Choose a folder you can write to."
+    else:
+        advice = "Make that folder writable, or free some disk space, and try again."
+    # No such file, in a folder that is there: one that takes no new files (/proc).
+    reason = "files cannot be created there" if exc.errno == errno.ENOENT else why_unwritable(exc)
+    return BackupError(f"Cannot write a backup in {folder}: {reason}. {advice}")
 
 
 def _data_files(data_dir: Path, db_name: str) -> list[tuple[Path, str]]:
@@ -200,20 +263,27 @@ def make_backup(
     db = data_dir / db_name
     if not db.exists():
         raise BackupError(f"There is no database in {data_dir}: nothing to back up.")
-    dest = _choose_dest(data_dir, dest, now)
-    partial = dest.with_name(f".{dest.name}.partial")
-    snapshot = dest.with_name(f".{dest.name}.db.partial")
+    chosen = dest is not None
+    dest, numbered = _choose_dest(data_dir, dest, now)
+    folder = dest.parent
+    # Temp files of this backup's own (mkstemp): backups running at once never share one.
+    temps: list[Path] = []
     try:
         try:
-            copy_database(db, snapshot)
-        except (OSError, sqlite3.Error) as exc:
+            temps.append(_temp_file(folder, dest.name, ".db.partial"))
+            _snapshot(db, temps[0])
+        except sqlite3.OperationalError as exc:
+            if "disk is full" in str(exc):
+                raise OSError(errno.ENOSPC, str(exc)) from exc
             raise BackupError(f"Could not copy the database: {exc}.") from exc
-        revision, tickets, hashes = _snapshot_facts(snapshot)
+        except sqlite3.Error as exc:
+            raise BackupError(f"Could not copy the database: {exc}.") from exc
+        revision, tickets, hashes = _snapshot_facts(temps[0])
         files: dict[str, Any] = {}
         warnings: list[str] = []
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
-            files[db_name] = _add_file(zf, snapshot, db_name, compress=True)
+        temps.append(_temp_file(folder, dest.name, ".partial"))
+        with open(temps[1], "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
+            files[db_name] = _add_file(zf, temps[0], db_name, compress=True)
             for path, arcname in _data_files(data_dir, db_name):
                 is_upload = arcname.startswith("uploads/")
                 try:
@@ -238,16 +308,17 @@ def make_backup(
             zf.writestr(MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(partial, dest)
-        fsync_dir(dest.parent)
+        dest = _publish(temps[1], dest, numbered)
+        fsync_dir(folder)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"Could not write the backup {dest}: {exc.strerror or exc}.") from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+        if exc.filename and Path(exc.filename).parent != folder:  # a file being backed up
+            raise BackupError(
+                f"Could not read {exc.filename} to back it up: {exc.strerror or exc}."
+            ) from exc
+        raise _write_failed(folder, exc, chosen) from exc
     finally:
-        snapshot.unlink(missing_ok=True)
+        for temp in temps:
+            temp.unlink(missing_ok=True)
     return BackupInfo(
         dest,
         now,

@@ -59,7 +59,8 @@ def ensure_data_dir(path: Path) -> Path:
     return path
 
 
-def _why(exc: OSError) -> str:
+def why_unwritable(exc: OSError) -> str:
+    """Why a file could not be written, in a few plain words."""
     reasons = {
         errno.EROFS: "the disk is read-only",
         errno.EACCES: "permission denied",
@@ -109,8 +110,9 @@ def check_writable(path: Path) -> None:
                 break
     if problem is not None:
         where, exc = problem
+        why = why_unwritable(exc)
         raise DataDirError(
-            f"TicketTracker cannot save in {where}: {_why(exc)}. It did not start, so nothing "
+            f"TicketTracker cannot save in {where}: {why}. It did not start, so nothing "
             "you type can be lost. Make the data folder writable, or to look at a read-only "
             "copy, copy the whole folder somewhere writable and start with --data-dir COPY."
         )
@@ -123,8 +125,9 @@ def uploads_warning(path: Path) -> str | None:
     error = _probe(folder)
     if error is None:
         return None
+    why = why_unwritable(error)
     return (
-        f"Attached files cannot be saved: {folder}: {_why(error)}. Tickets and notes can; fix "
+        f"Attached files cannot be saved: {folder}: {why}. Tickets and notes can; fix "
         "the folder (or free disk space) to attach files."
     )
 

@@ -62,7 +62,7 @@ def back_up_now():
     try:
         info = backup.make_backup(state().data_dir)
     except backup.BackupError as exc:
-        return _page_error(str(exc))
+        return _page_error(str(exc), status=BackupFailed.status)
     return redirect(url_for("data.data_page", made=info.path.name, _anchor="backups"), code=303)
 
 
