@@ -346,6 +346,32 @@ def test_a_snapshot_copy_uses_one_temp_file_of_its_own(rich_dir, tmp_path):
     )
 
 
+def test_a_backup_holds_only_the_files_its_database_refers_to(rich_dir, tmp_path):
+    """A snapshot: blobs no attachment row points at (left by a restore, say) stay out of it
+    and stay on disk; a removed attachment's bytes go in (its history keeps them)."""
+    stray = richdata.store_bytes(rich_dir, b"bytes of a desk that was restored over")
+    removed = richdata.store_bytes(rich_dir, b"removed, but its history still links it")
+    con = sqlite3.connect(rich_dir / "tickettracker.db")
+    con.execute(
+        "INSERT INTO attachments (ticket_id, filename, size, content_type, sha256, created_at,"
+        " removed_at) VALUES (1, 'old.txt', 40, 'text/plain', ?, '2026-01-01 00:00:00',"
+        " '2026-01-02 00:00:00')",
+        (removed,),
+    )
+    con.commit()
+    con.close()
+
+    info = backup.make_backup(rich_dir, tmp_path)
+    with zipfile.ZipFile(info.path) as zf:
+        uploads = sorted(n for n in zf.namelist() if n.startswith("uploads/"))
+        manifest = json.loads(zf.read("manifest.json"))
+    assert backup.upload_name(stray) not in uploads
+    assert backup.upload_name(removed) in uploads
+    assert info.files == len(uploads) == 3
+    assert sorted(n for n in manifest["files"] if n.startswith("uploads/")) == uploads
+    assert (rich_dir / backup.upload_name(stray)).is_file()  # never deleted from uploads/
+
+
 @pytest.mark.parametrize("dest", ["/sys/", "/sys/x.zip", "/proc/x.zip"])
 def test_a_backup_into_a_folder_that_cannot_be_written(rich_dir, dest):
     out = run_cli("backup", dest, "--data-dir", str(rich_dir))

@@ -279,6 +279,9 @@ def make_backup(
         except sqlite3.Error as exc:
             raise BackupError(f"Could not copy the database: {exc}.") from exc
         revision, tickets, hashes = _snapshot_facts(temps[0])
+        # A snapshot: the attached files its rows refer to (removed ones too: their history
+        # still offers them), not every file in uploads/ (some may be a restored-over desk's).
+        wanted = {upload_name(h) for h in hashes}
         files: dict[str, Any] = {}
         warnings: list[str] = []
         temps.append(_temp_file(folder, dest.name, ".partial"))
@@ -286,11 +289,13 @@ def make_backup(
             files[db_name] = _add_file(zf, temps[0], db_name, compress=True)
             for path, arcname in _data_files(data_dir, db_name):
                 is_upload = arcname.startswith("uploads/")
+                if is_upload and arcname not in wanted:
+                    continue
                 try:
                     files[arcname] = _add_file(zf, path, arcname, compress=not is_upload)
                 except FileNotFoundError:
                     continue  # removed while we were copying (a temp file, say)
-                if is_upload and files[arcname]["sha256"] != path.name and len(path.name) == 64:
+                if is_upload and files[arcname]["sha256"] != path.name:
                     warnings.append(f"{arcname} does not match its own hash (damaged on disk)")
             missing = sorted(h for h in hashes if upload_name(h) not in files)
             warnings += [f"attachment bytes missing from uploads/: {h}" for h in missing]
