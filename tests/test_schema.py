@@ -321,9 +321,8 @@ def test_a_newer_database_is_refused_and_left_alone(tmp_path):
     assert list((data / "backups").iterdir()) == []
 
 
-@pytest.mark.process
-def test_the_command_explains_a_newer_database_without_a_traceback(tmp_path):
-    data = newer_data_dir(tmp_path)
+def _start_refused(data: Path) -> subprocess.CompletedProcess:
+    """Start the app on `data`; it must refuse with exit code 2 and no traceback."""
     proc = subprocess.run(
         [sys.executable, "-m", "tickettracker", "--data-dir", str(data), "--no-open"],
         capture_output=True,
@@ -333,6 +332,13 @@ def test_the_command_explains_a_newer_database_without_a_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.process
+def test_the_command_explains_a_newer_database_without_a_traceback(tmp_path):
+    data = newer_data_dir(tmp_path)
+    proc = _start_refused(data)
     assert proc.stderr.startswith("tickettracker: The database ")
     assert "was last used by a newer TicketTracker (schema 9999_from_the_future)" in proc.stderr
     assert "Install the newer TicketTracker" in proc.stderr
@@ -422,15 +428,7 @@ def test_an_upgrade_that_leaves_a_table_missing_is_refused(tmp_path):
 @pytest.mark.process
 def test_starting_on_a_damaged_database_says_so_in_one_line(tmp_path):
     data = _damaged_data_dir(tmp_path, "DROP TABLE attachments")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tickettracker", "--data-dir", str(data), "--no-open"],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
-        timeout=60,
-    )
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stdout + proc.stderr
+    proc = _start_refused(data)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("tickettracker: The database ")
